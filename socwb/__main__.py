@@ -1,0 +1,5 @@
+"""Run the command line with ``python -m socwb``."""
+
+from socwb.cli import main
+
+main()
