@@ -1,0 +1,167 @@
+"""The ``socwb`` command: thin commands over the core modules.
+
+Exit status: 0 on success, 1 when the operation failed, 2 on usage or
+configuration errors. Errors go to stderr as ``ErrorName: message``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+import click
+
+from socwb.errors import ConfigurationError, WorkbenchError
+from socwb.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+
+def configure_logging(level: str) -> None:
+    """Send log lines to stderr at ``level``; only entry points call this."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("opensearch", "elastic_transport", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _settings(context: click.Context) -> Settings:
+    settings: Settings = context.obj
+    return settings
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="soc-workbench")
+@click.pass_context
+def cli(context: click.Context) -> None:
+    """soc-workbench: security monitoring to a SOC 2 policy on OpenSearch or Elasticsearch.
+
+    Settings come from SOCWB_* environment variables and a .env file; see the
+    README's configuration table.
+    """
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    context.obj = settings
+
+
+@cli.group()
+def node() -> None:
+    """Run a local single-node OpenSearch assembled from Maven Central."""
+
+
+@node.command("start")
+@click.pass_context
+def node_start(context: click.Context) -> None:
+    """Start the local node, or reuse it when it is already running."""
+    from socwb.node import LocalNode
+
+    local = LocalNode(_settings(context).node)
+    started_at = time.monotonic()
+    status, started = local.start()
+    verb = "started" if started else "already running"
+    click.echo(f"node {verb} in {time.monotonic() - started_at:.1f}s at {status.url}")
+    _print_status(status.as_dict())
+
+
+@node.command("status")
+@click.pass_context
+def node_status(context: click.Context) -> None:
+    """Print the node's URL, version, health and plugins; exit 1 when it is not running."""
+    from socwb.node import LocalNode
+
+    status = LocalNode(_settings(context).node).status()
+    _print_status(status.as_dict())
+    if not status.is_running:
+        context.exit(1)
+
+
+@node.command("stop")
+@click.pass_context
+def node_stop(context: click.Context) -> None:
+    """Stop the local node cleanly."""
+    from socwb.node import LocalNode
+
+    stopped = LocalNode(_settings(context).node).stop()
+    click.echo("node stopped" if stopped else "node was not running")
+
+
+def _print_status(status: dict[str, Any]) -> None:
+    click.echo(f"running:  {'yes' if status['running'] else 'no'}")
+    click.echo(f"url:      {status['url']}")
+    click.echo(f"pid:      {status['pid'] or '-'}")
+    click.echo(f"version:  {status['version'] or '-'}")
+    click.echo(f"health:   {status['health'] or '-'}")
+    click.echo(f"plugins:  {', '.join(status['plugins']) or '-'}")
+    click.echo(f"ism:      {'loaded' if status['ism'] else 'not loaded'}")
+    for coordinate in status["missing_artifacts"]:
+        click.echo(f"missing:  {coordinate} (not on Maven Central)")
+    click.echo(f"home:     {status['home']}")
+
+
+@cli.command("info")
+@click.pass_context
+def info(context: click.Context) -> None:
+    """Detect the configured engine and print its kind, version and health."""
+    from socwb.search import create_backend
+
+    backend = create_backend(_settings(context).search)
+    try:
+        health = backend.cluster_health()
+        _echo_json(
+            {
+                "engine": backend.info.distribution,
+                "version": backend.info.version,
+                "cluster": backend.info.cluster_name,
+                "lifecycle_api": backend.info.lifecycle_api,
+                "health": health.get("status"),
+            }
+        )
+    finally:
+        backend.close()
+
+
+@cli.command("config")
+@click.option("--markdown", is_flag=True, help="Print every setting as the README's table.")
+@click.pass_context
+def show_config(context: click.Context, markdown: bool) -> None:
+    """Print the effective settings as JSON, with secrets masked."""
+    if not markdown:
+        _echo_json(_settings(context).model_dump(mode="json"))
+        return
+    from socwb.settings import settings_reference
+
+    click.echo("| Variable | Default | Meaning |")
+    click.echo("|---|---|---|")
+    for variable, default, description in settings_reference():
+        click.echo(f"| `{variable}` | `{default}` | {description} |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line and map errors to exit codes."""
+    try:
+        # Without standalone mode, click returns the code given to ctx.exit().
+        code = cli.main(args=argv, prog_name="socwb", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except ConfigurationError as exc:
+        click.echo(f"{type(exc).__name__}: {exc}", err=True)
+        sys.exit(2)
+    except WorkbenchError as exc:
+        logger.debug("command failed", exc_info=True)
+        click.echo(f"{type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
