@@ -2,5 +2,6 @@
 FROM python:3.11-slim
 WORKDIR /srv/soc-workbench
 COPY . .
-RUN pip install --no-cache-dir . && useradd --system socwb
+# Editable, so the JSON assets beside the package (index_templates/, ...) are found.
+RUN pip install --no-cache-dir -e . && useradd --system socwb
 USER socwb
