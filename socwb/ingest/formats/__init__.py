@@ -1,0 +1,1 @@
+"""One module per vendor family, each defining the normalizers for its formats."""
