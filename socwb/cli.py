@@ -27,8 +27,10 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The clients log every non-2xx response, including expected 404s; the
+    # search layer logs the failures that matter.
     for noisy in ("opensearch", "elastic_transport", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+        logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
 def _settings(context: click.Context) -> Settings:
@@ -126,6 +128,81 @@ def info(context: click.Context) -> None:
                 "health": health.get("status"),
             }
         )
+    finally:
+        backend.close()
+
+
+@cli.command("apply")
+@click.option("--dry-run", is_flag=True, help="Print the differences; change nothing.")
+@click.pass_context
+def apply(context: click.Context, dry_run: bool) -> None:
+    """Install index templates, pipelines and retention policies; never deletes an index."""
+    from socwb.provisioning import apply_assets
+    from socwb.search import create_backend
+
+    settings = _settings(context)
+    backend = create_backend(settings.search)
+    try:
+        report = apply_assets(backend, settings.search.namespace, dry_run=dry_run)
+    finally:
+        backend.close()
+    verb = {"create": "would create", "update": "would update"} if dry_run else {}
+    for change in report.changes:
+        click.echo(f"{verb.get(change.action, change.action):13} {change.kind:18} {change.name}")
+        for difference in change.differences:
+            click.echo(f"{'':13} drift: {difference}")
+    for index, policy in report.attached:
+        click.echo(f"{'would attach' if dry_run else 'attached':13} {policy} -> {index}")
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    click.echo(
+        f"{report.count('create')} to create, {report.count('update')} to update, "
+        f"{report.count('unchanged')} unchanged"
+        if dry_run
+        else f"{report.count('create')} created, {report.count('update')} updated, "
+        f"{report.count('unchanged')} unchanged"
+    )
+
+
+@cli.group()
+def lifecycle() -> None:
+    """Run retention policies where the cluster has no ISM plugin."""
+
+
+@lifecycle.command("run")
+@click.pass_context
+def lifecycle_run(context: click.Context) -> None:
+    """Roll over, make read-only and delete indices as their stored policies say."""
+    from socwb.lifecycle_fallback import run_lifecycle
+    from socwb.search import create_backend
+
+    settings = _settings(context)
+    backend = create_backend(settings.search)
+    try:
+        report = run_lifecycle(backend, settings.search.namespace)
+    finally:
+        backend.close()
+    click.echo(
+        f"rolled over {len(report.rolled_over)}, made read-only {len(report.made_read_only)}, "
+        f"deleted {len(report.deleted)}, failed {len(report.failures)}"
+    )
+    for index, error in report.failures:
+        click.echo(f"failed: {index}: {error}", err=True)
+    if report.failures:
+        context.exit(1)
+
+
+@lifecycle.command("status")
+@click.pass_context
+def lifecycle_status(context: click.Context) -> None:
+    """Print the lifecycle state of every managed backing index as JSON."""
+    from socwb.lifecycle_fallback import index_states
+    from socwb.search import create_backend
+
+    settings = _settings(context)
+    backend = create_backend(settings.search)
+    try:
+        _echo_json(index_states(backend, settings.search.namespace))
     finally:
         backend.close()
 

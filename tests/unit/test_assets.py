@@ -197,12 +197,13 @@ def test_timestamp_opts_out_of_ignore_malformed(files: AssetFiles) -> None:
     assert _field(_mapping_properties(files), "@timestamp")["ignore_malformed"] is False
 
 
-def test_settings_bound_mapping_and_leave_replicas(files: AssetFiles) -> None:
+def test_settings_bound_mapping_and_expand_replicas(files: AssetFiles) -> None:
     settings = files.component_templates["socwb-settings"]["template"]["settings"]
 
     assert settings["index.mapping.total_fields.limit"] == 2000
     assert settings["index.mapping.depth.limit"] == 20
-    assert not any("replicas" in key for key in settings)
+    assert settings["index.auto_expand_replicas"] == "0-1"
+    assert "index.number_of_replicas" not in settings
 
 
 def test_dynamic_strings_become_bounded_keywords(files: AssetFiles) -> None:
