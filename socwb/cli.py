@@ -207,6 +207,63 @@ def lifecycle_status(context: click.Context) -> None:
         backend.close()
 
 
+@cli.command("coverage")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    help="Readable table, or JSON for audit evidence.",
+)
+@click.option(
+    "--max-skew",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="Clock skew bound per host, in seconds.",
+)
+@click.pass_context
+def coverage(context: click.Context, output_format: str, max_skew: float) -> None:
+    """Report per source: delivery, required log types, retention, read-only state, clock skew."""
+    from datetime import timedelta
+
+    from socwb.catalogue import load_catalogue
+    from socwb.coverage import as_json, coverage_report
+    from socwb.search import create_backend
+
+    settings = _settings(context)
+    backend = create_backend(settings.search)
+    try:
+        report = coverage_report(
+            backend,
+            load_catalogue(),
+            settings.search.namespace,
+            max_skew=timedelta(seconds=max_skew),
+        )
+    finally:
+        backend.close()
+    if output_format == "json":
+        _echo_json(as_json(report))
+    else:
+        _print_coverage(report)
+    if any(item.findings for item in report):
+        context.exit(1)
+
+
+def _print_coverage(report: list[Any]) -> None:
+    click.echo(f"{'source':10} {'last event':22} {'24h':>8} {'streams':>7} {'types':>7}  findings")
+    for item in report:
+        types = (
+            f"{len(item.log_types_seen)}/{len(item.log_types_seen) + len(item.log_types_missing)}"
+        )
+        click.echo(
+            f"{item.source:10} {(item.last_event or '-')[:19]:22} {item.events_24h:>8} "
+            f"{len(item.data_streams):>7} {types:>7}  {len(item.findings)}"
+        )
+        for finding in item.findings:
+            click.echo(f"{'':10} - {finding}")
+
+
 @cli.command("config")
 @click.option("--markdown", is_flag=True, help="Print every setting as the README's table.")
 @click.pass_context
