@@ -42,7 +42,9 @@ def _echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "terminal_width": 110}
+)
 @click.version_option(package_name="soc-workbench")
 @click.pass_context
 def cli(context: click.Context) -> None:
@@ -278,6 +280,17 @@ def show_config(context: click.Context, markdown: bool) -> None:
     click.echo("|---|---|---|")
     for variable, default, description in settings_reference():
         click.echo(f"| `{variable}` | `{default}` | {description} |")
+
+
+def _register_commands() -> None:
+    from socwb.commands.snapshot import snapshot
+    from socwb.commands.verify import verify
+
+    cli.add_command(verify)
+    cli.add_command(snapshot)
+
+
+_register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:
