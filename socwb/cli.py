@@ -283,9 +283,11 @@ def show_config(context: click.Context, markdown: bool) -> None:
 
 
 def _register_commands() -> None:
+    from socwb.commands.generate import generate
     from socwb.commands.snapshot import snapshot
     from socwb.commands.verify import verify
 
+    cli.add_command(generate)
     cli.add_command(verify)
     cli.add_command(snapshot)
 
