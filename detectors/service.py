@@ -1,0 +1,119 @@
+"""Scheduling of detector runs: run each due rule, keep going when one fails, stop on SIGTERM.
+
+This module only decides when rules run. Each run, its checkpoint and its run
+record belong to `socwb.detection.Detector`.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from socwb.detection import Detector
+from socwb.rules.model import Rule
+
+logger = logging.getLogger(__name__)
+
+MAX_CATCH_UP_RUNS = 100
+"""Catch-up runs of one rule per turn, so one rule that is far behind cannot starve the others."""
+
+
+class DetectorService:
+    """Runs rules at their intervals until asked to stop.
+
+    Args:
+        detector: Performs one run of one rule.
+        rules: The rules to schedule.
+        monotonic: Clock for scheduling, in seconds; never used for windows.
+        max_catch_up_runs: Runs of one rule per turn while it is catching up.
+    """
+
+    def __init__(
+        self,
+        detector: Detector,
+        rules: Sequence[Rule],
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        max_catch_up_runs: int = MAX_CATCH_UP_RUNS,
+    ) -> None:
+        self.detector = detector
+        self.rules = list(rules)
+        self.monotonic = monotonic
+        self.max_catch_up_runs = max_catch_up_runs
+        self.next_due = {rule.id: 0.0 for rule in self.rules}
+        self.stop_event = threading.Event()
+
+    def run_due(self) -> int:
+        """Run every rule whose time has come; return how many rules ran."""
+        ran = 0
+        for rule in self.rules:
+            if self.stop_event.is_set():
+                break
+            if self.monotonic() < self.next_due[rule.id]:
+                continue
+            self.next_due[rule.id] = self.monotonic() + rule.interval.total_seconds()
+            self.run_rule(rule)
+            ran += 1
+        return ran
+
+    def run_rule(self, rule: Rule) -> bool:
+        """Run one rule, repeating while it catches up; return False when a run failed.
+
+        This is the one place that catches any exception, so a failing rule never
+        stops the others. `Detector.run` has logged and recorded the failed run.
+        """
+        for _ in range(self.max_catch_up_runs):
+            try:
+                record = self.detector.run(rule)
+            except Exception as exc:  # noqa: BLE001 - one failing rule must not stop the others
+                # Detector.run logged the failure with its traceback and recorded it.
+                logger.warning(
+                    "rule run failed rule=%s error=%s; retrying at its next interval",
+                    rule.id,
+                    type(exc).__name__,
+                )
+                return False
+            if not record.is_backfilled or self.stop_event.is_set():
+                return True
+        logger.warning(
+            "rule still catching up rule=%s runs=%d; continuing next turn",
+            rule.id,
+            self.max_catch_up_runs,
+        )
+        return True
+
+    def seconds_until_due(self) -> float:
+        """Return the wait until the next rule is due, at least 0."""
+        if not self.next_due:
+            return 1.0
+        return max(0.0, min(self.next_due.values()) - self.monotonic())
+
+    def serve(self) -> None:
+        """Run due rules until `stop()` is called or SIGTERM arrives, finishing the current run."""
+        logger.info("detector service started rules=%d", len(self.rules))
+        try:
+            self.detector.ensure_indices()
+        except Exception:  # noqa: BLE001 - the engine may come up later; runs retry
+            logger.exception("detector indices not created; the first runs will retry")
+        while not self.stop_event.is_set():
+            self.run_due()
+            self.stop_event.wait(self.seconds_until_due())
+        logger.info("detector service stopped")
+
+    def stop(self) -> None:
+        """Ask the loop to stop after the run in progress."""
+        self.stop_event.set()
+
+    def install_signal_handlers(self) -> None:
+        """Stop cleanly on SIGTERM and SIGINT; call from the main thread."""
+
+        def handle(signum: int, frame: FrameType | None) -> None:
+            logger.info("signal received signal=%s; stopping", signal.Signals(signum).name)
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)

@@ -1,0 +1,280 @@
+"""The built-in detection rules of the monitoring policy, one per alert it requires.
+
+Rules are Python objects rather than YAML files, so mypy and pydantic check them
+when the module is imported. Each rule states the policy's own wording in
+`policy_clause`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from socwb.errors import RuleError
+from socwb.rules.model import (
+    BaselineSpec,
+    MatchSpec,
+    NewValueSpec,
+    QueryBody,
+    Rule,
+    Severity,
+    SilenceSpec,
+    ThresholdSpec,
+)
+
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+
+
+def _term(field: str, value: str | bool) -> QueryBody:
+    return {"term": {field: value}}
+
+
+def _terms(field: str, values: list[str]) -> QueryBody:
+    return {"terms": {field: values}}
+
+
+# The openssh normalizer emits a PAM or invalid-user line as `event.type: info`
+# next to the `ssh-login-failed` line of the same attempt. Counting both lines
+# would double every failed SSH login.
+_SSH_DUPLICATE_LINES: QueryBody = {
+    "bool": {"filter": [_term("event.dataset", "network.openssh"), _term("event.type", "info")]}
+}
+
+AUTH_FAILURE_SPIKE = Rule(
+    id="auth_failure_spike",
+    name="Authentication failure spike",
+    severity=Severity.HIGH,
+    response_time=30 * MINUTE,
+    lookback=5 * MINUTE,
+    criteria=["CC6.1", "CC7.2"],
+    policy_clause=("Authentication failure spike: more than 10 failures in 5 minutes for one user"),
+    filter=[
+        _term("event.category", "authentication"),
+        _term("event.outcome", "failure"),
+        {"bool": {"must_not": [_SSH_DUPLICATE_LINES]}},
+    ],
+    spec=ThresholdSpec(group_by=["user.name"], threshold=10),
+)
+
+_LOGIN_SUCCESS: list[QueryBody] = [
+    _term("event.category", "authentication"),
+    _term("event.outcome", "success"),
+]
+
+NEW_LOGIN_LOCATION = Rule(
+    id="new_login_location",
+    name="Login from a new country or address",
+    severity=Severity.MEDIUM,
+    response_time=4 * HOUR,
+    lookback=HOUR,
+    criteria=["CC6.1", "CC7.2"],
+    policy_clause="Successful login from a new country or new IP",
+    filter=_LOGIN_SUCCESS,
+    spec=NewValueSpec(
+        group_by=["user.name"],
+        value_field="source.ip",
+        flag_fields={"is_new_country": "source.geo.country_iso_code"},
+        history=timedelta(days=30),
+    ),
+)
+
+DEFAULT_PRIVILEGED_USERS: tuple[str, ...] = ("root", "admin", "administrator", "Administrator")
+"""Account names treated as privileged until the settings name the organisation's own."""
+
+
+def privileged_off_hours(privileged_users: Sequence[str] = DEFAULT_PRIVILEGED_USERS) -> Rule:
+    """Build the rule for privileged accounts that log in outside business hours.
+
+    Raises:
+        RuleError: The list of privileged accounts is empty.
+    """
+    if not privileged_users:
+        raise RuleError("rule 'privileged_off_hours' needs at least one privileged account name")
+    return Rule(
+        id="privileged_off_hours",
+        name="Privileged account used outside business hours",
+        severity=Severity.HIGH,
+        response_time=HOUR,
+        lookback=HOUR,
+        criteria=["CC6.1", "CC7.2"],
+        policy_clause="Privileged account used outside business hours",
+        filter=[*_LOGIN_SUCCESS, _terms("user.name", sorted(privileged_users))],
+        spec=MatchSpec(group_by=["user.name"], only_outside_business_hours=True),
+    )
+
+
+IAM_POLICY_CHANGE = Rule(
+    id="iam_policy_change",
+    name="IAM policy change",
+    severity=Severity.CRITICAL,
+    response_time=15 * MINUTE,
+    lookback=15 * MINUTE,
+    criteria=["CC6.2", "CC6.3", "CC7.2"],
+    policy_clause="IAM policy change, permission escalation above all",
+    filter=[
+        _term("event.category", "iam"),
+        _terms("event.type", ["change", "creation", "deletion", "admin"]),
+    ],
+    flags={"is_escalation": "socwb.iam.is_escalation"},
+    spec=MatchSpec(group_by=["user.name"]),
+)
+
+FIREWALL_RULE_CHANGE = Rule(
+    id="firewall_rule_change",
+    name="Security group or firewall rule change",
+    severity=Severity.HIGH,
+    response_time=HOUR,
+    lookback=15 * MINUTE,
+    criteria=["CC6.6", "CC7.2"],
+    policy_clause="Security group or firewall rule change",
+    filter=[
+        _term("event.category", "configuration"),
+        _term("event.category", "network"),
+        _terms("event.type", ["change", "creation", "deletion"]),
+    ],
+    flags={"is_open_to_world": "socwb.network.is_open_to_world"},
+    spec=MatchSpec(group_by=["user.name"]),
+)
+
+NEW_ADMIN_ACCOUNT = Rule(
+    id="new_admin_account",
+    name="New admin account",
+    severity=Severity.HIGH,
+    response_time=HOUR,
+    lookback=15 * MINUTE,
+    criteria=["CC6.2", "CC7.2"],
+    policy_clause="New admin account created",
+    filter=[
+        _term("event.category", "iam"),
+        {
+            "bool": {
+                "should": [
+                    _term("event.type", "admin"),
+                    _term("socwb.iam.is_escalation", True),
+                ],
+                "minimum_should_match": 1,
+            }
+        },
+    ],
+    spec=MatchSpec(group_by=["user.target.name"]),
+)
+
+DATA_EXPORT_ABOVE_BASELINE = Rule(
+    id="data_export_above_baseline",
+    name="Data export above baseline",
+    severity=Severity.CRITICAL,
+    response_time=15 * MINUTE,
+    lookback=HOUR,
+    criteria=["C1.1", "CC7.2"],
+    policy_clause=(
+        "Production data export above its baseline volume; a deviation above 3 times "
+        "the baseline raises an automated alert"
+    ),
+    filter=[_term("event.action", "data-export")],
+    spec=BaselineSpec(
+        group_by=["user.name"],
+        sum_field="socwb.data.bytes",
+        history=timedelta(days=14),
+        factor=3.0,
+        # NOTE: 100 MiB is an assumed floor for users without export history;
+        # set it from the organisation's own export volumes.
+        min_sum=100 * 1024 * 1024,
+    ),
+)
+
+MALWARE_DETECTED = Rule(
+    id="malware_detected",
+    name="Malware detected on an endpoint",
+    severity=Severity.CRITICAL,
+    response_time=15 * MINUTE,
+    lookback=30 * MINUTE,
+    criteria=["CC6.8", "CC7.2"],
+    policy_clause="Malware detected on an endpoint",
+    filter=[_term("event.category", "malware")],
+    spec=MatchSpec(group_by=["host.name", "file.hash.sha256"]),
+)
+
+VULNERABILITY_CRITICAL = Rule(
+    id="vulnerability_critical",
+    name="Critical vulnerability finding",
+    severity=Severity.HIGH,
+    response_time=4 * HOUR,
+    interval=5 * MINUTE,
+    # A finding of the same asset and CVE in a later scan within 30 days
+    # belongs to the same alert.
+    lookback=timedelta(days=30),
+    criteria=["CC7.1", "CC7.2"],
+    policy_clause="Vulnerability-scanner critical finding",
+    sources=["vulnscan"],
+    filter=[
+        {
+            "bool": {
+                "should": [
+                    {"range": {"vulnerability.score.base": {"gte": 9.0}}},
+                    _term("vulnerability.severity", "Critical"),
+                ],
+                "minimum_should_match": 1,
+            }
+        }
+    ],
+    spec=MatchSpec(group_by=["host.name", "container.image.name", "vulnerability.id"]),
+)
+
+LOG_SOURCE_STOPPED = Rule(
+    id="log_source_stopped",
+    name="Log source stopped sending data",
+    severity=Severity.HIGH,
+    response_time=HOUR,
+    criteria=["CC7.1", "CC7.2"],
+    policy_clause="Log source stopped sending data",
+    spec=SilenceSpec(),
+)
+
+MONITORING_DEGRADED = Rule(
+    id="monitoring_degraded",
+    name="Monitoring degraded",
+    severity=Severity.HIGH,
+    response_time=HOUR,
+    criteria=["CC7.2"],
+    policy_clause=(
+        "Each event type raises an automated alert: a detector that could not run "
+        "leaves its events unchecked"
+    ),
+    spec=MatchSpec(group_by=["rule.id"]),
+)
+"""Written by the detector itself, never scheduled: a rule's runs failed for a while."""
+
+
+def builtin_rules(privileged_users: Sequence[str] = DEFAULT_PRIVILEGED_USERS) -> list[Rule]:
+    """Return the scheduled built-in rules in the policy's order.
+
+    Args:
+        privileged_users: Account names that `privileged_off_hours` watches.
+    """
+    return [
+        AUTH_FAILURE_SPIKE,
+        NEW_LOGIN_LOCATION,
+        privileged_off_hours(privileged_users),
+        IAM_POLICY_CHANGE,
+        FIREWALL_RULE_CHANGE,
+        DATA_EXPORT_ABOVE_BASELINE,
+        NEW_ADMIN_ACCOUNT,
+        LOG_SOURCE_STOPPED,
+        VULNERABILITY_CRITICAL,
+        MALWARE_DETECTED,
+    ]
+
+
+def get_rule(rule_id: str, privileged_users: Sequence[str] = DEFAULT_PRIVILEGED_USERS) -> Rule:
+    """Return the built-in rule with this id.
+
+    Raises:
+        RuleError: No built-in rule has this id; the message lists the known ids.
+    """
+    rules = builtin_rules(privileged_users)
+    for rule in rules:
+        if rule.id == rule_id:
+            return rule
+    known = ", ".join(rule.id for rule in rules)
+    raise RuleError(f"unknown rule id {rule_id!r}: use one of {known}")

@@ -1,0 +1,447 @@
+"""Pure bucket evaluation: aggregation responses in, entities, episodes and silences out.
+
+A threshold condition holds for a window `[t, t + lookback)` that starts at any
+event time `t`. The engine returns event counts per entity and per distinct
+`@timestamp` (millisecond precision), and `find_episodes` slides the window in
+Python, so a burst that straddles fixed histogram buckets is still counted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from socwb.catalogue import Source
+from socwb.rules.model import (
+    BaselineSpec,
+    NewValueSpec,
+    Rule,
+    ThresholdSpec,
+    TimeWindow,
+    from_epoch_millis,
+    to_epoch_millis,
+)
+from socwb.rules.query import AfterKey, EntityKey, group_source_names
+from socwb.settings import OrganisationSettings
+
+Metric = Literal["count", "cardinality", "sum"]
+
+
+@dataclass(frozen=True)
+class EntityArrival:
+    """Step 1 result for one entity: what arrived for it in the arrival window.
+
+    Attributes:
+        entity: Group-by values.
+        new_events: Matching events received in the window (future-dated ones excluded).
+        late_events: Those of them received later than the rule's `max_lateness`.
+        slot_starts: Starts of the `lookback`-wide UTC slots that hold their event times.
+        flags: Alert flags that at least one of the events set.
+        first_event: Earliest event time among them (new-value rules only).
+        last_event: Latest event time among them (new-value rules only).
+        flag_values: Values of each flag field among them (new-value rules only).
+    """
+
+    entity: EntityKey
+    new_events: int
+    late_events: int
+    slot_starts: tuple[datetime, ...]
+    flags: frozenset[str] = frozenset()
+    first_event: datetime | None = None
+    last_event: datetime | None = None
+    flag_values: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Point:
+    """Events of one entity at one distinct event time.
+
+    Attributes:
+        value: The metric field's value, for cardinality rules.
+        amount: The sum of the summed field, for baseline rules.
+    """
+
+    timestamp_ms: int
+    count: int
+    value: str | None = None
+    amount: float = 0.0
+
+
+@dataclass(frozen=True)
+class Episode:
+    """A run of events of one entity whose windows meet the condition.
+
+    Attributes:
+        first_event: Time of the first event in a qualifying window.
+        last_event: Time of the last event in a qualifying window.
+        count: Events between the two, both included, among the evaluated points.
+        peak: Highest metric value of any window (event count, distinct values or sum).
+    """
+
+    first_event: datetime
+    last_event: datetime
+    count: int
+    peak: float
+
+
+@dataclass
+class _Span:
+    first: int
+    last: int
+    peak: float
+
+
+def read_arrival_page(
+    rule: Rule, aggregations: Mapping[str, Any]
+) -> tuple[list[EntityArrival], AfterKey | None]:
+    """Read one page of `arrival_query` buckets.
+
+    Returns:
+        The entities of the page, and the `after_key` of the next page, or None
+        when this page was the last.
+    """
+    composite = aggregations["current"]["entities"]
+    names = group_source_names(rule)
+    arrivals = []
+    for bucket in composite["buckets"]:
+        flags = frozenset(
+            name for name in rule.flags if (bucket[f"flag_{name}"].get("value") or 0) >= 1
+        )
+        slots = tuple(from_epoch_millis(slot["key"]) for slot in bucket["slots"]["buckets"])
+        first = (bucket.get("first") or {}).get("value")
+        last = (bucket.get("last") or {}).get("value")
+        arrivals.append(
+            EntityArrival(
+                entity=_entity_key(bucket["key"], names),
+                new_events=int(bucket["doc_count"]),
+                late_events=int(bucket["late"]["doc_count"]),
+                slot_starts=slots,
+                flags=flags,
+                first_event=None if first is None else from_epoch_millis(first),
+                last_event=None if last is None else from_epoch_millis(last),
+                flag_values=_flag_values(rule, bucket),
+            )
+        )
+    return arrivals, _next_after(composite)
+
+
+def _flag_values(rule: Rule, bucket: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]:
+    if not isinstance(rule.spec, NewValueSpec):
+        return ()
+    return tuple(
+        tuple(str(item["key"]) for item in bucket[f"values{position}"]["buckets"])
+        for position in range(len(rule.spec.flag_fields))
+    )
+
+
+def read_points_page(
+    rule: Rule, aggregations: Mapping[str, Any]
+) -> tuple[dict[EntityKey, list[Point]], AfterKey | None]:
+    """Read one page of `evaluation_query` buckets, grouped by entity."""
+    composite = aggregations["points"]
+    names = group_source_names(rule)
+    points: dict[EntityKey, list[Point]] = {}
+    for bucket in composite["buckets"]:
+        key = bucket["key"]
+        value = key.get("value")
+        point = Point(
+            timestamp_ms=int(key["ts"]),
+            count=int(bucket["doc_count"]),
+            value=None if value is None else str(value),
+            amount=float((bucket.get("amount") or {}).get("value") or 0.0),
+        )
+        points.setdefault(_entity_key(key, names), []).append(point)
+    return points, _next_after(composite)
+
+
+def _entity_key(key: Mapping[str, Any], names: Sequence[str]) -> EntityKey:
+    return tuple(None if key[name] is None else str(key[name]) for name in names)
+
+
+def _next_after(composite: Mapping[str, Any]) -> AfterKey | None:
+    # A page shorter than the requested size may still carry an after_key, and
+    # the next page is then empty; an empty page ends the paging.
+    if not composite["buckets"]:
+        return None
+    after: AfterKey | None = composite.get("after_key")
+    return after
+
+
+def evaluation_ranges(
+    slot_starts: Iterable[datetime], lookback: timedelta
+) -> tuple[TimeWindow, ...]:
+    """Return the merged event-time ranges that hold every window touching the new events.
+
+    A window of length `lookback` that contains an event of the slot
+    `[s, s + lookback)` lies inside `[s - lookback, s + 2 * lookback)`.
+    """
+    ranges: list[TimeWindow] = []
+    for start in sorted(slot_starts):
+        window = TimeWindow(start - lookback, start + 2 * lookback)
+        if ranges and window.start <= ranges[-1].end:
+            ranges[-1] = TimeWindow(ranges[-1].start, max(ranges[-1].end, window.end))
+        else:
+            ranges.append(window)
+    return tuple(ranges)
+
+
+def find_episodes(
+    points: Sequence[Point], rule: Rule, threshold: float | None = None
+) -> list[Episode]:
+    """Slide the rule's window over one entity's points and return its episodes.
+
+    A window `[t, t + lookback)` starts at each point; it qualifies when its
+    metric exceeds the threshold (match rules: any event qualifies). Qualifying
+    windows that overlap, or follow each other by less than `lookback`, form one
+    episode.
+
+    Args:
+        points: One entity's points, in any order.
+        rule: The rule, which gives the window length, metric and threshold.
+        threshold: Overrides the rule's threshold, e.g. with a baseline rule's
+            per-entity limit.
+    """
+    ordered = sorted(points, key=lambda point: (point.timestamp_ms, point.value or ""))
+    lookback_ms = int(rule.lookback.total_seconds() * 1000)
+    limit = _threshold(rule) if threshold is None else threshold
+    spans = _qualifying_spans(ordered, lookback_ms, limit, _metric(rule))
+    episodes = []
+    for span in _merge_spans(spans, ordered, lookback_ms):
+        first = ordered[span.first].timestamp_ms
+        last = ordered[span.last].timestamp_ms
+        count = sum(point.count for point in ordered[span.first : span.last + 1])
+        episodes.append(
+            Episode(from_epoch_millis(first), from_epoch_millis(last), count, span.peak)
+        )
+    return episodes
+
+
+def _threshold(rule: Rule) -> int:
+    return rule.spec.threshold if isinstance(rule.spec, ThresholdSpec) else 0
+
+
+def _metric(rule: Rule) -> Metric:
+    if isinstance(rule.spec, BaselineSpec):
+        return "sum"
+    if isinstance(rule.spec, ThresholdSpec):
+        return rule.spec.metric
+    return "count"
+
+
+@dataclass
+class _WindowState:
+    metric_name: Metric
+    total: int = 0
+    amount: float = 0.0
+    values: Counter[str] = field(default_factory=Counter)
+
+    def add(self, point: Point) -> None:
+        self.total += point.count
+        self.amount += point.amount
+        if point.value is not None:
+            self.values[point.value] += point.count
+
+    def remove(self, point: Point) -> None:
+        self.total -= point.count
+        self.amount -= point.amount
+        if point.value is not None:
+            self.values[point.value] -= point.count
+            if self.values[point.value] <= 0:
+                del self.values[point.value]
+
+    @property
+    def metric(self) -> float:
+        if self.metric_name == "cardinality":
+            return len(self.values)
+        if self.metric_name == "sum":
+            return self.amount
+        return self.total
+
+
+def _qualifying_spans(
+    ordered: Sequence[Point], lookback_ms: int, threshold: float, metric: Metric
+) -> list[_Span]:
+    state = _WindowState(metric)
+    spans = []
+    end = 0
+    for start, point in enumerate(ordered):
+        while end < len(ordered) and ordered[end].timestamp_ms < point.timestamp_ms + lookback_ms:
+            state.add(ordered[end])
+            end += 1
+        if state.metric > threshold:
+            spans.append(_Span(start, end - 1, state.metric))
+        state.remove(point)
+    return spans
+
+
+def _merge_spans(spans: list[_Span], ordered: Sequence[Point], lookback_ms: int) -> list[_Span]:
+    merged: list[_Span] = []
+    for span in spans:
+        if merged:
+            previous = merged[-1]
+            gap = ordered[span.first].timestamp_ms - ordered[previous.last].timestamp_ms
+            if gap < lookback_ms:
+                previous.last = max(previous.last, span.last)
+                previous.peak = max(previous.peak, span.peak)
+                continue
+        merged.append(_Span(span.first, span.last, span.peak))
+    return merged
+
+
+def floor_time(moment: datetime, step: timedelta) -> datetime:
+    """Floor a time to a multiple of `step` counted from the Unix epoch (UTC)."""
+    step_ms = int(step.total_seconds() * 1000)
+    millis = to_epoch_millis(moment)
+    return from_epoch_millis(millis - millis % step_ms)
+
+
+@dataclass(frozen=True)
+class Silence:
+    """A source, or one host of it, that sent nothing for longer than its max silence.
+
+    Attributes:
+        source: Catalogue key of the source.
+        host: The silent host, or None when the whole source is silent.
+        gap_start: Newest `event.ingested`, or the detector's first run when the
+            source never sent anything.
+        max_silence: The allowed silence that was exceeded.
+        has_never_sent: True when the source has no event at all.
+    """
+
+    source: str
+    host: str | None
+    gap_start: datetime
+    max_silence: timedelta
+    has_never_sent: bool = False
+
+
+def find_silences(
+    source: Source,
+    *,
+    last_ingested: datetime | None,
+    hosts: Mapping[str, datetime],
+    now: datetime,
+    first_run_at: datetime,
+) -> list[Silence]:
+    """Return the silences of one source at `now`.
+
+    When the whole source is silent, one source-level silence is returned and
+    its hosts are not listed separately. A host's own `max_silence` override applies.
+    """
+    if last_ingested is None:
+        if now - first_run_at > source.max_silence():
+            return [Silence(source.key, None, first_run_at, source.max_silence(), True)]
+        return []
+    if now - last_ingested > source.max_silence():
+        return [Silence(source.key, None, last_ingested, source.max_silence())]
+    silences = []
+    for host, last in sorted(hosts.items()):
+        allowed = source.max_silence(host)
+        if now - last > allowed:
+            silences.append(Silence(source.key, host, last, allowed))
+    return silences
+
+
+def is_business_time(moment: datetime, organisation: OrganisationSettings) -> bool:
+    """Return whether a UTC time falls in the organisation's business hours, in its time zone.
+
+    Business time is a business day that is not a holiday, from the start of
+    business hours (included) to their end (excluded), on the local wall clock.
+    """
+    local = moment.astimezone(organisation.zone)
+    if local.weekday() not in organisation.business_days:
+        return False
+    if local.date() in organisation.holidays:
+        return False
+    wall = local.time().replace(tzinfo=None)
+    return organisation.business_hours_start <= wall < organisation.business_hours_end
+
+
+def outside_business_hours(
+    points: Sequence[Point], organisation: OrganisationSettings
+) -> list[Point]:
+    """Return the points whose time is outside the organisation's business hours."""
+    return [
+        point
+        for point in points
+        if not is_business_time(from_epoch_millis(point.timestamp_ms), organisation)
+    ]
+
+
+def read_baseline_page(
+    rule: Rule, aggregations: Mapping[str, Any]
+) -> tuple[dict[EntityKey, list[float]], AfterKey | None]:
+    """Read one page of `baseline_query` buckets: per entity, the sums of its active buckets."""
+    composite = aggregations["history"]
+    names = group_source_names(rule)
+    sums: dict[EntityKey, list[float]] = {}
+    for bucket in composite["buckets"]:
+        amount = float((bucket.get("amount") or {}).get("value") or 0.0)
+        sums.setdefault(_entity_key(bucket["key"], names), []).append(amount)
+    return sums, _next_after(composite)
+
+
+def baseline_threshold(bucket_sums: Sequence[float], spec: BaselineSpec) -> float:
+    """Return the window sum above which an entity alerts.
+
+    It is `factor` times the mean of the entity's active history buckets, and
+    never below `min_sum`; an entity without history gets `min_sum`.
+    """
+    active = [amount for amount in bucket_sums if amount > 0]
+    if not active:
+        return spec.min_sum
+    return max(spec.factor * sum(active) / len(active), spec.min_sum)
+
+
+KnownValues = dict[EntityKey, dict[str, datetime]]
+"""Per group-by entity, each value seen in the history and the time it was first seen."""
+
+
+def read_known_page(
+    rule: Rule, aggregations: Mapping[str, Any]
+) -> tuple[KnownValues, AfterKey | None]:
+    """Read one page of `known_values_query` buckets."""
+    composite = aggregations["known"]
+    names = [f"g{position}" for position in range(len(rule.group_by))]
+    known: KnownValues = {}
+    for bucket in composite["buckets"]:
+        first = from_epoch_millis(bucket["first"]["value"])
+        values = known.setdefault(_entity_key(bucket["key"], names), {})
+        values[str(bucket["key"]["value"])] = first
+    return known, _next_after(composite)
+
+
+def new_value_flags(
+    rule: Rule, arrival: EntityArrival, known_flags: Sequence[KnownValues]
+) -> frozenset[str]:
+    """Return the flags whose field has a value among the new events that the entity lacked."""
+    if not isinstance(rule.spec, NewValueSpec) or arrival.first_event is None:
+        return frozenset()
+    group = arrival.entity[: len(rule.group_by)]
+    flags = set()
+    for name, values, known in zip(
+        rule.spec.flag_fields, arrival.flag_values, known_flags, strict=True
+    ):
+        seen = known.get(group, {})
+        if any(seen.get(value, arrival.first_event) >= arrival.first_event for value in values):
+            flags.add(name)
+    return frozenset(flags)
+
+
+def is_new_value(rule: Rule, arrival: EntityArrival, known: KnownValues) -> bool:
+    """Return whether an arrival's value is new for an entity that has a history.
+
+    The value is new when the history contains no earlier event with it. The
+    entity has a history when any of its known values was seen earlier.
+    """
+    if arrival.first_event is None:
+        return False
+    group = arrival.entity[: len(rule.group_by)]
+    value = arrival.entity[-1]
+    seen = known.get(group, {})
+    has_history = any(first < arrival.first_event for first in seen.values())
+    is_known = value is not None and seen.get(value, arrival.first_event) < arrival.first_event
+    return has_history and not is_known
