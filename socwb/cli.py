@@ -283,11 +283,17 @@ def show_config(context: click.Context, markdown: bool) -> None:
 
 
 def _register_commands() -> None:
+    from socwb.commands.detect import detect
     from socwb.commands.generate import generate
+    from socwb.commands.report import report
     from socwb.commands.snapshot import snapshot
+    from socwb.commands.users import users
     from socwb.commands.verify import verify
 
+    cli.add_command(detect)
     cli.add_command(generate)
+    cli.add_command(report)
+    cli.add_command(users)
     cli.add_command(verify)
     cli.add_command(snapshot)
 

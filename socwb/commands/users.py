@@ -1,0 +1,89 @@
+"""The `socwb users` commands: add, list and disable workbench users in the local users file."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from socwb.auth import DEFAULT_USERS_FILE, Role, UsersFile
+
+logger = logging.getLogger(__name__)
+
+_USERS_FILE_OPTION = click.option(
+    "--users-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_USERS_FILE,
+    show_default=True,
+    help="Users file to change or read (JSON, mode 0600).",
+)
+
+
+@click.group("users")
+def users() -> None:
+    """Manage the workbench's local users: roles analyst, reviewer and admin."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option(
+    "--role",
+    "roles",
+    type=click.Choice([role.value for role in Role]),
+    multiple=True,
+    required=True,
+    help="Role to grant; repeat the option for several roles.",
+)
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+@click.option(
+    "--oidc-only", is_flag=True, help="Store no password: the user signs in only through OIDC."
+)
+@_USERS_FILE_OPTION
+def add_user(
+    name: str, roles: tuple[str, ...], password_stdin: bool, oidc_only: bool, users_file: Path
+) -> None:
+    """Add user NAME; the password comes from a prompt or stdin, never from the command line."""
+    if oidc_only and password_stdin:
+        raise click.UsageError("--oidc-only stores no password, so --password-stdin is invalid")
+    password = None if oidc_only else _read_password(password_stdin)
+    try:
+        record = UsersFile(users_file).add(name, password, [Role(role) for role in roles])
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"added {record.name} ({', '.join(roles)}) to {users_file}")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@users.command("list")
+@_USERS_FILE_OPTION
+def list_users(users_file: Path) -> None:
+    """Print every user with roles, sign-in method and state; never prints hashes."""
+    records = UsersFile(users_file).load()
+    click.echo(f"{'NAME':<32} {'ROLES':<24} {'SIGN-IN':<9} STATE")
+    for record in records:
+        roles = ",".join(role.value for role in record.roles)
+        method = "password" if record.password_hash else "oidc"
+        state = "disabled" if record.is_disabled else "enabled"
+        click.echo(f"{record.name:<32} {roles:<24} {method:<9} {state}")
+
+
+@users.command("disable")
+@click.argument("name")
+@_USERS_FILE_OPTION
+def disable_user(name: str, users_file: Path) -> None:
+    """Disable user NAME so sign-in fails; the record stays for the audit trail."""
+    try:
+        UsersFile(users_file).disable(name)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"disabled {name}")
