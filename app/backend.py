@@ -17,8 +17,6 @@ from streamlit.errors import StreamlitSecretNotFoundError
 
 from socwb.alerts.workflow import AlertWorkflow
 from socwb.auth import (
-    DEFAULT_SESSION_TIMEOUT,
-    DEFAULT_USERS_FILE,
     AuthenticationError,
     Principal,
     SessionRegistry,
@@ -58,13 +56,12 @@ def use_services(services: Services | None) -> None:
 @st.cache_resource
 def _services_from_settings() -> Services:
     settings = load_settings()
-    # TODO: take the users file and session timeout from Settings once they have fields.
     return Services(
         search=create_backend(settings.search),
         namespace=settings.search.namespace,
         zone=settings.organisation.zone,
-        users=UsersFile(DEFAULT_USERS_FILE),
-        sessions=SessionRegistry(timeout=DEFAULT_SESSION_TIMEOUT),
+        users=UsersFile(settings.workbench.users_file),
+        sessions=SessionRegistry(timeout=settings.workbench.session_timeout),
     )
 
 

@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from socwb.alerts.model import (
     MAX_SAMPLE_IDS,
     Alert,
@@ -90,7 +88,7 @@ from socwb.rules.query import (
     silence_query,
 )
 from socwb.search import SearchBackend, check_search_response
-from socwb.settings import OrganisationSettings
+from socwb.settings import DetectorSettings, OrganisationSettings
 
 logger = logging.getLogger(__name__)
 
@@ -122,34 +120,6 @@ _AGGREGATABLE_TYPES = frozenset(
         "unsigned_long",
     }
 )
-
-
-class DetectorSettings(BaseModel):
-    """Settings of the detector runs.
-
-    Attributes:
-        ingest_delay: Gap kept between an arrival window's end and now, so events
-            that the engine received but has not yet made searchable (refresh
-            interval, default 1 s) are not skipped. Covers clock skew between the
-            engine and the detector host too.
-        catch_up_chunk: Maximum length of one run's arrival window after downtime.
-        first_run_lookback: How far back in arrival time a rule's first run starts.
-        future_tolerance: Events dated later than now plus this are left out and counted.
-        degraded_after: A run that finds no successful run for longer than this
-            (or twice the rule interval, if longer) writes a monitoring-degraded alert.
-        page_size: Buckets per composite aggregation page.
-        targets_per_query: Entities evaluated by one step 2 query.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    ingest_delay: timedelta = Field(default=timedelta(seconds=30), ge=timedelta(0))
-    catch_up_chunk: timedelta = Field(default=timedelta(minutes=15), gt=timedelta(0))
-    first_run_lookback: timedelta = Field(default=timedelta(hours=1), ge=timedelta(0))
-    future_tolerance: timedelta = Field(default=timedelta(minutes=5), ge=timedelta(0))
-    degraded_after: timedelta = Field(default=timedelta(minutes=5), gt=timedelta(0))
-    page_size: int = Field(default=1000, ge=1, le=10_000)
-    targets_per_query: int = Field(default=100, ge=1, le=500)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date, time
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,6 +37,21 @@ def _split_commas(value: Any) -> Any:
     """Accept ``a,b`` as well as a list, so URLs can be set in one variable."""
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _parse_duration(value: Any) -> Any:
+    """Accept ``45``, ``30s``, ``15m``, ``1h`` or ``2d`` besides ISO 8601 durations."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return timedelta(
+                seconds=float(match.group(1)) * _DURATION_SECONDS[match.group(2) or "s"]
+            )
     return value
 
 
@@ -189,6 +204,72 @@ class OrganisationSettings(_Section):
         return ZoneInfo(self.timezone)
 
 
+class DetectorSettings(_Section):
+    """Detector runs: arrival windows, catch-up after downtime and rule inputs."""
+
+    ingest_delay: timedelta = Field(
+        default=timedelta(seconds=30),
+        ge=timedelta(0),
+        description="Gap between an arrival window's end and now, for refresh and clock skew.",
+    )
+    catch_up_chunk: timedelta = Field(
+        default=timedelta(minutes=15),
+        gt=timedelta(0),
+        description="Longest arrival window of one run while catching up after downtime.",
+    )
+    first_run_lookback: timedelta = Field(
+        default=timedelta(hours=1),
+        ge=timedelta(0),
+        description="How far back in arrival time a rule's first run starts.",
+    )
+    future_tolerance: timedelta = Field(
+        default=timedelta(minutes=5),
+        ge=timedelta(0),
+        description="Events dated later than now plus this are left out and counted.",
+    )
+    degraded_after: timedelta = Field(
+        default=timedelta(minutes=5),
+        gt=timedelta(0),
+        description="No successful run for this long raises a monitoring-degraded alert.",
+    )
+    page_size: int = Field(
+        default=1000, ge=1, le=10_000, description="Buckets per composite aggregation page."
+    )
+    targets_per_query: int = Field(
+        default=100, ge=1, le=500, description="Entities evaluated by one event-time query."
+    )
+    privileged_users: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["root", "admin", "administrator", "Administrator"],
+        description="Privileged account names watched outside business hours, comma-separated.",
+    )
+
+    _split_users = field_validator("privileged_users", mode="before")(_split_commas)
+    _durations = field_validator(
+        "ingest_delay",
+        "catch_up_chunk",
+        "first_run_lookback",
+        "future_tolerance",
+        "degraded_after",
+        mode="before",
+    )(_parse_duration)
+
+
+class WorkbenchSettings(_Section):
+    """The Streamlit workbench: local users and sessions."""
+
+    users_file: Path = Field(
+        default_factory=lambda: Path.home() / ".config" / "socwb" / "users.json",
+        description="Local users file with argon2 password hashes and roles.",
+    )
+    session_timeout: timedelta = Field(
+        default=timedelta(minutes=30),
+        gt=timedelta(0),
+        description="Idle time after which a workbench session ends.",
+    )
+
+    _durations = field_validator("session_timeout", mode="before")(_parse_duration)
+
+
 class Settings(BaseSettings):
     """All settings of soc-workbench, built once by an entry point and passed down."""
 
@@ -204,6 +285,8 @@ class Settings(BaseSettings):
     search: SearchSettings = Field(default_factory=SearchSettings)
     node: NodeSettings = Field(default_factory=NodeSettings)
     organisation: OrganisationSettings = Field(default_factory=OrganisationSettings)
+    detectors: DetectorSettings = Field(default_factory=DetectorSettings)
+    workbench: WorkbenchSettings = Field(default_factory=WorkbenchSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Level of the log lines written to stderr."
     )
@@ -246,6 +329,8 @@ def _shown(default: Any) -> str:
         return ",".join(str(item) for item in default)
     if isinstance(default, time):
         return default.strftime("%H:%M")
+    if isinstance(default, timedelta):
+        return f"{int(default.total_seconds())}s"
     return str(default)
 
 

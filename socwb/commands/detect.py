@@ -12,7 +12,7 @@ from socwb.detection import Detector
 from socwb.errors import ConfigurationError, WorkbenchError
 from socwb.rules.catalog import builtin_rules, get_rule
 from socwb.rules.model import Rule, SilenceSpec, TimeWindow, iso
-from socwb.search import create_backend
+from socwb.search import SearchBackend, create_backend
 from socwb.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -37,8 +37,10 @@ def _parse_utc(
     return parsed.astimezone(UTC)
 
 
-def _rules(rule_ids: tuple[str, ...]) -> list[Rule]:
-    return [get_rule(rule_id) for rule_id in rule_ids] if rule_ids else builtin_rules()
+def _rules(rule_ids: tuple[str, ...], privileged_users: list[str]) -> list[Rule]:
+    if rule_ids:
+        return [get_rule(rule_id, privileged_users) for rule_id in rule_ids]
+    return builtin_rules(privileged_users)
 
 
 def _describe(record: RunRecord) -> str:
@@ -100,11 +102,11 @@ def run(
     """
     settings: Settings = context.obj
     window = _arrival_window(start, end)
-    rules = _rules(rule_ids)
+    rules = _rules(rule_ids, settings.detectors.privileged_users)
     backend = create_backend(settings.search)
     failed = 0
     try:
-        detector = Detector(backend, settings.search.namespace, clock=lambda: datetime.now(UTC))
+        detector = _detector(backend, settings)
         detector.ensure_indices()
         for rule in rules:
             failed += not _run_one(detector, rule, window)
@@ -148,12 +150,22 @@ def serve(context: click.Context) -> None:
     settings: Settings = context.obj
     backend = create_backend(settings.search)
     try:
-        detector = Detector(backend, settings.search.namespace, clock=lambda: datetime.now(UTC))
-        service = DetectorService(detector, builtin_rules())
+        detector = _detector(backend, settings)
+        service = DetectorService(detector, builtin_rules(settings.detectors.privileged_users))
         service.install_signal_handlers()
         service.serve()
     finally:
         backend.close()
+
+
+def _detector(backend: SearchBackend, settings: Settings) -> Detector:
+    return Detector(
+        backend,
+        settings.search.namespace,
+        clock=lambda: datetime.now(UTC),
+        settings=settings.detectors,
+        organisation=settings.organisation,
+    )
 
 
 __all__ = ["detect"]

@@ -9,15 +9,25 @@ from pathlib import Path
 import click
 
 from socwb.auth import DEFAULT_USERS_FILE, Role, UsersFile
+from socwb.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+
+def _default_users_file() -> Path:
+    """Return the users file from the settings, when the command runs under ``socwb``."""
+    context = click.get_current_context(silent=True)
+    settings = context.find_root().obj if context else None
+    if isinstance(settings, Settings):
+        return settings.workbench.users_file
+    return DEFAULT_USERS_FILE
+
 
 _USERS_FILE_OPTION = click.option(
     "--users-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_USERS_FILE,
-    show_default=True,
-    help="Users file to change or read (JSON, mode 0600).",
+    default=_default_users_file,
+    help="Users file to change or read (JSON, mode 0600); SOCWB_WORKBENCH__USERS_FILE by default.",
 )
 
 

@@ -140,3 +140,25 @@ def test_missing_plugin_zip_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None
 
     with pytest.raises(ConfigurationError, match="SOCWB_NODE__PLUGIN_ZIPS.*not a readable .zip"):
         load_settings(_env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("45", 45), ("30s", 30), ("15m", 900), ("1h", 3600), ("2d", 172800), ("PT1M", 60)],
+)
+def test_durations_accept_units_and_iso(
+    monkeypatch: pytest.MonkeyPatch, value: str, seconds: int
+) -> None:
+    monkeypatch.setenv("SOCWB_DETECTORS__INGEST_DELAY", value)
+
+    settings = load_settings(_env_file=None)
+
+    assert settings.detectors.ingest_delay.total_seconds() == seconds
+
+
+def test_privileged_users_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOCWB_DETECTORS__PRIVILEGED_USERS", "root, break-glass")
+
+    settings = load_settings(_env_file=None)
+
+    assert settings.detectors.privileged_users == ["root", "break-glass"]
