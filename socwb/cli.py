@@ -283,6 +283,7 @@ def show_config(context: click.Context, markdown: bool) -> None:
 
 
 def _register_commands() -> None:
+    from socwb.commands.demo import demo
     from socwb.commands.detect import detect
     from socwb.commands.generate import generate
     from socwb.commands.report import report
@@ -290,6 +291,7 @@ def _register_commands() -> None:
     from socwb.commands.users import users
     from socwb.commands.verify import verify
 
+    cli.add_command(demo)
     cli.add_command(detect)
     cli.add_command(generate)
     cli.add_command(report)
