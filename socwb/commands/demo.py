@@ -75,18 +75,19 @@ def _print_summary(
     url: str, is_up: bool, created: dict[str, str], processes: dict[str, int], state: DemoState
 ) -> None:
     click.echo("")
-    click.echo(
-        f"workbench: {url} ({'up' if is_up else 'not answering yet, see ' + str(state.log_file('workbench'))})"
-    )
-    click.echo(
-        f"detector service: pid {processes.get('detectors')}, log {state.log_file('detectors')}"
-    )
+    health = "up" if is_up else f"not answering yet, see {state.log_file('workbench')}"
+    click.echo(f"workbench: {url} ({health})")
+    detectors = processes.get("detectors")
+    click.echo(f"detector service: pid {detectors}, log {state.log_file('detectors')}")
     if created:
         click.echo("demo users (passwords are shown once; store them now):")
         for name, password in created.items():
             click.echo(f"  {name:16} {password}")
     else:
-        click.echo(f"demo users exist already in {state.users_file}; reset with: socwb users ...")
+        click.echo(
+            f"demo users exist already in {state.users_file}; add more with: "
+            f"socwb users add NAME --role ROLE --users-file {state.users_file}"
+        )
     click.echo("stop everything with: socwb demo --stop")
 
 
