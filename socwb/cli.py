@@ -286,6 +286,7 @@ def _register_commands() -> None:
     from socwb.commands.demo import demo
     from socwb.commands.detect import detect
     from socwb.commands.generate import generate
+    from socwb.commands.ingest import ingest
     from socwb.commands.report import report
     from socwb.commands.snapshot import snapshot
     from socwb.commands.users import users
@@ -294,6 +295,7 @@ def _register_commands() -> None:
     cli.add_command(demo)
     cli.add_command(detect)
     cli.add_command(generate)
+    cli.add_command(ingest)
     cli.add_command(report)
     cli.add_command(users)
     cli.add_command(verify)
