@@ -18,6 +18,7 @@ from socwb.lifecycle_fallback import index_states, stored_fallback_policy
 from socwb.retention import NEVER_DELETED, RetentionPolicyError, check_retention
 from socwb.search import QueryBody, SearchBackend
 from socwb.search.opensearch import OpenSearchBackend
+from socwb.timeutil import utc_iso
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ def _overview_query(source: Source, start: datetime, now: datetime) -> QueryBody
             "last_event": {"max": {"field": "@timestamp"}},
             "last_ingested": {"max": {"field": "event.ingested"}},
             "last_24h": {"filter": _time_range(now - timedelta(days=1), now)},
-            "future": {"filter": {"range": {"@timestamp": {"gt": _iso(now)}}}},
+            "future": {"filter": {"range": {"@timestamp": {"gt": utc_iso(now)}}}},
             "window": {
                 "filter": _time_range(start, now),
                 "aggs": {
@@ -179,7 +180,7 @@ def _overview_query(source: Source, start: datetime, now: datetime) -> QueryBody
                             "field": "@timestamp",
                             "calendar_interval": "1d",
                             "min_doc_count": 0,
-                            "extended_bounds": {"min": _iso(start), "max": _iso(now)},
+                            "extended_bounds": {"min": utc_iso(start), "max": utc_iso(now)},
                         }
                     },
                     "log_types": {"filters": {"filters": log_type_filters}},
@@ -223,7 +224,7 @@ def _host_skew(
         "query": {
             "bool": {
                 "filter": [
-                    {"range": {"event.ingested": {"gte": _iso(start), "lte": _iso(now)}}},
+                    {"range": {"event.ingested": {"gte": utc_iso(start), "lte": utc_iso(now)}}},
                     {"exists": {"field": "@timestamp"}},
                 ]
             }
@@ -351,8 +352,4 @@ def _is_read_only(backend: SearchBackend, index: str) -> bool:
 
 
 def _time_range(start: datetime, end: datetime) -> QueryBody:
-    return {"range": {"@timestamp": {"gte": _iso(start), "lte": _iso(end)}}}
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return {"range": {"@timestamp": {"gte": utc_iso(start), "lte": utc_iso(end)}}}

@@ -24,6 +24,7 @@ from typing import Any
 from socwb.errors import ProvisioningError, QueryRejectedError
 from socwb.retention import parse_time_value
 from socwb.search import QueryBody, SearchBackend
+from socwb.timeutil import parse_utc_iso, utc_iso
 
 logger = logging.getLogger(__name__)
 
@@ -408,8 +409,8 @@ def index_states(backend: SearchBackend, namespace: str) -> list[dict[str, Any]]
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+    return utc_iso(moment) if moment else None
 
 
 def _parse_iso(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    return parse_utc_iso(text) if text else None

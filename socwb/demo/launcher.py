@@ -30,6 +30,7 @@ from socwb.detection import Detector
 from socwb.errors import WorkbenchError
 from socwb.ingest.geo import create_geo_lookup
 from socwb.ingest.pipeline import IngestOptions, InputFormatError, run_ingest
+from socwb.processes import is_alive
 from socwb.provisioning import apply_assets
 from socwb.rules.catalog import builtin_rules
 from socwb.search import SearchBackend
@@ -247,7 +248,7 @@ def running_processes(state: DemoState) -> dict[str, int]:
         recorded = json.loads(state.pid_file.read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
         return {}
-    return {name: pid for name, pid in recorded.items() if _is_alive(pid)}
+    return {name: pid for name, pid in recorded.items() if is_alive(pid)}
 
 
 def stop_processes(state: DemoState) -> list[str]:
@@ -256,9 +257,9 @@ def stop_processes(state: DemoState) -> list[str]:
     for name, pid in running_processes(state).items():
         os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_S
-        while _is_alive(pid) and time.monotonic() < deadline:
+        while is_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _is_alive(pid):
+        if is_alive(pid):
             logger.warning("demo process did not stop, killing name=%s pid=%d", name, pid)
             os.killpg(pid, signal.SIGKILL)
         stopped.append(name)
@@ -282,20 +283,6 @@ def wait_for_http(url: str, timeout: float) -> bool:
             pass
         time.sleep(0.5)
     return False
-
-
-def _is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
 
 
 class DemoError(WorkbenchError):

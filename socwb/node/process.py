@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from socwb.node.layout import (
     load_distribution,
     write_config,
 )
+from socwb.processes import command_line, is_alive
 from socwb.settings import NodeSettings
 
 logger = logging.getLogger(__name__)
@@ -120,6 +122,13 @@ class LocalNode:
             ArtifactResolutionError: an artifact is not on Maven Central.
             NodeError: the port is taken, or the node exited or stayed unhealthy.
         """
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.pid_file.with_suffix(".lock"), "w", encoding="utf-8") as lock:
+            # Two callers starting at once would race for the data directory's lock.
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._start_locked()
+
+    def _start_locked(self) -> tuple[NodeStatus, bool]:
         current = self.status()
         if current.is_running:
             logger.info("node already running pid=%s url=%s", current.pid, self.url)
@@ -251,7 +260,7 @@ class LocalNode:
         deadline = time.monotonic() + self.settings.start_timeout
         wants_ism = "opensearch-index-management" in distribution.plugins
         while time.monotonic() < deadline:
-            if not _is_alive(pid):
+            if not is_alive(pid):
                 self.pid_file.unlink(missing_ok=True)
                 _reap(pid)
                 raise NodeError(
@@ -280,10 +289,24 @@ class LocalNode:
         try:
             pid = int(self.pid_file.read_text(encoding="utf-8").strip())
         except (FileNotFoundError, ValueError):
-            return None
-        if not _is_alive(pid) or MAIN_CLASS not in _command_line(pid):
-            return None
+            return self._adopt_running_node()
+        if not is_alive(pid) or MAIN_CLASS not in command_line(pid):
+            return self._adopt_running_node()
         return pid
+
+    def _adopt_running_node(self) -> int | None:
+        """Find a node of this home whose pid file was lost, and record its pid again."""
+        marker = f"-Dopensearch.path.conf={self.home / 'config'} "
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            line = command_line(int(entry.name)) + " "
+            if MAIN_CLASS in line and marker in line and is_alive(int(entry.name)):
+                logger.warning("node pid file was missing, adopting pid=%s", entry.name)
+                self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+                self.pid_file.write_text(entry.name, encoding="utf-8")
+                return int(entry.name)
+        return None
 
     def _service_user(self) -> str:
         user = self.settings.service_user
@@ -333,36 +356,10 @@ def _get_json(url: str) -> Any:
         return None
 
 
-def _is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    state = _process_state(pid)
-    return state not in ("Z", "X")
-
-
-def _process_state(pid: int) -> str:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except OSError:
-        return ""
-    return text.rsplit(")", 1)[-1].split()[0]
-
-
-def _command_line(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
 def _wait_for_exit(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _is_alive(pid):
+        if not is_alive(pid):
             _reap(pid)
             return True
         time.sleep(0.5)
