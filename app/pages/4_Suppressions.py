@@ -11,7 +11,13 @@ import streamlit as st
 
 from socwb.auth import Permission, Principal
 from socwb.errors import WorkbenchError
-from socwb.tuning import MAX_VALIDITY, FieldCondition, Suppression, SuppressionStore
+from socwb.tuning import (
+    MAX_VALIDITY,
+    FieldCondition,
+    Suppression,
+    SuppressionState,
+    SuppressionStore,
+)
 
 st.set_page_config(page_title="Suppressions", layout="wide")
 st.title("Suppressions")
@@ -66,11 +72,18 @@ def propose_form(user: Principal) -> None:
 
 
 def decide_form(user: Principal, suppressions: list[Suppression]) -> None:
-    decidable = [item for item in suppressions if item.proposed_by != user.name]
+    decidable = [
+        item
+        for item in suppressions
+        if item.proposed_by != user.name and item.state != SuppressionState.REJECTED
+    ]
     if not decidable:
         return
     st.subheader("Review")
-    labels = {f"{item.id[:8]} {item.state.value} by {item.proposed_by}": item for item in decidable}
+    labels = {
+        f"{item.id[:8]} ({item.state.value}, proposed by {item.proposed_by})": item
+        for item in decidable
+    }
     chosen = labels[st.selectbox("Suppression", list(labels), key=state.SUPPRESSION_SELECTED)]
     note = st.text_input("Decision note", key=state.SUPPRESSION_DECISION_NOTE)
     moment = backend.now()
@@ -90,6 +103,11 @@ def decide_form(user: Principal, suppressions: list[Suppression]) -> None:
             ),
         ),
     }
+    # A proposal is approved or rejected; an approved suppression is renewed or revoked.
+    if chosen.state == SuppressionState.APPROVED:
+        actions.pop(state.SUPPRESSION_APPROVE)
+    else:
+        actions.pop(state.SUPPRESSION_RENEW)
     for key, (label, decide) in actions.items():
         if st.button(label, key=key):
             try:
