@@ -1,6 +1,6 @@
 """One detector run: arrival window, queries, episodes to alerts, checkpoint and run record.
 
-A run of a threshold, match, baseline or new-value rule covers an arrival
+A run of any rule kind except silence covers an arrival
 window on `event.ingested`, `[checkpoint, now - ingest_delay)`. So an event is
 evaluated in the run after it reaches the engine, however late its own
 `@timestamp` is:
@@ -72,7 +72,6 @@ from socwb.rules.model import (
     NewValueSpec,
     Rule,
     SilenceSpec,
-    ThresholdSpec,
     TimeWindow,
     from_epoch_millis,
     iso,
@@ -357,8 +356,8 @@ class Detector:
     def _field_plans(self, rule: Rule) -> list[FieldPlan]:
         pattern = rule.index_pattern(self.namespace)
         names = list(rule.entity_fields)
-        if isinstance(rule.spec, ThresholdSpec) and rule.spec.metric_field is not None:
-            names.append(rule.spec.metric_field)
+        if rule.point_value_field is not None:
+            names.append(rule.point_value_field)
         if isinstance(rule.spec, NewValueSpec):
             names.extend(rule.spec.flag_fields.values())
         return resolve_field_plans(self.backend, rule.id, pattern, names)
@@ -415,7 +414,9 @@ class Detector:
                 arrival = by_entity[entity]
                 selected = self._select_points(rule, entity_points)
                 for episode in find_episodes(selected, rule, limits.get(entity)):
-                    evidence = {"limit": limits[entity]} if entity in limits else {}
+                    evidence = dict(episode.evidence)
+                    if entity in limits:
+                        evidence["limit"] = limits[entity]
                     state.candidates.append(
                         _Candidate(entity, episode, plan, arrival, arrival.flags, evidence)
                     )

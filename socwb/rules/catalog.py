@@ -17,9 +17,11 @@ from socwb.rules.model import (
     NewValueSpec,
     QueryBody,
     Rule,
+    SequenceSpec,
     Severity,
     SilenceSpec,
     ThresholdSpec,
+    TravelSpec,
 )
 
 MINUTE = timedelta(minutes=1)
@@ -61,6 +63,104 @@ _LOGIN_SUCCESS: list[QueryBody] = [
     _term("event.category", "authentication"),
     _term("event.outcome", "success"),
 ]
+
+PASSWORD_SPRAYING = Rule(
+    id="password_spraying",
+    name="Password spraying from one address",
+    severity=Severity.HIGH,
+    response_time=HOUR,
+    lookback=5 * MINUTE,
+    criteria=["CC6.1", "CC7.2"],
+    policy_clause=(
+        "Known attack pattern, password spraying: one source address fails to "
+        "authenticate as more than 10 distinct users in 5 minutes"
+    ),
+    filter=AUTH_FAILURE_SPIKE.filter,
+    spec=ThresholdSpec(
+        group_by=["source.ip"], metric="cardinality", metric_field="user.name", threshold=10
+    ),
+)
+
+# MFA denials are left to `mfa_push_fatigue`, so one push-bombing attack does
+# not also count as password guessing.
+_MFA_EVENT: QueryBody = {
+    "bool": {
+        "should": [
+            _term("socwb.auth.is_mfa_event", True),
+            {"wildcard": {"event.action": {"value": "*mfa*"}}},
+        ],
+        "minimum_should_match": 1,
+    }
+}
+
+FAILURES_THEN_SUCCESS = Rule(
+    id="failures_then_success",
+    name="Successful login after repeated failures",
+    severity=Severity.HIGH,
+    response_time=HOUR,
+    lookback=10 * MINUTE,
+    criteria=["CC6.1", "CC7.2"],
+    policy_clause=(
+        "Known attack pattern, password guessing: 5 or more failed logins of one user "
+        "followed by a successful login within 10 minutes"
+    ),
+    filter=[_term("event.category", "authentication")],
+    spec=SequenceSpec(
+        group_by=["user.name"],
+        attempt_filter=[
+            _term("event.outcome", "failure"),
+            {"bool": {"must_not": [_SSH_DUPLICATE_LINES, _MFA_EVENT]}},
+        ],
+        success_filter=[_term("event.outcome", "success")],
+        min_attempts=5,
+    ),
+)
+
+MFA_PUSH_FATIGUE = Rule(
+    id="mfa_push_fatigue",
+    name="MFA push fatigue",
+    severity=Severity.HIGH,
+    response_time=HOUR,
+    lookback=15 * MINUTE,
+    criteria=["CC6.1", "CC7.2"],
+    policy_clause=(
+        "Known attack pattern, MFA push fatigue: 5 or more denied or timed-out MFA "
+        "pushes of one user followed by an accepted one within 15 minutes"
+    ),
+    # Factor enrolment and reset events (`event.type: change`) are MFA events
+    # too, but no push.
+    filter=[
+        _term("event.category", "authentication"),
+        _MFA_EVENT,
+        {"bool": {"must_not": [_term("event.type", "change")]}},
+    ],
+    # NOTE: Okta reports an accepted push as a successful MFA challenge
+    # without naming the factor, so any successful MFA event completes the
+    # sequence, and any failed one (a denial, a timeout) counts as an attempt.
+    spec=SequenceSpec(
+        group_by=["user.name"],
+        attempt_filter=[_term("event.outcome", "failure")],
+        success_filter=[_term("event.outcome", "success")],
+        min_attempts=5,
+    ),
+)
+
+IMPOSSIBLE_TRAVEL = Rule(
+    id="impossible_travel",
+    name="Impossible travel between logins",
+    severity=Severity.HIGH,
+    response_time=HOUR,
+    # Antipodal country centroids are at most about 20,000 km apart, which
+    # takes 20 hours at 1000 km/h, so logins further apart never qualify.
+    lookback=timedelta(hours=20),
+    criteria=["CC6.1", "CC7.2"],
+    policy_clause=(
+        "Known attack pattern, impossible travel: two successful logins of one user "
+        "from countries too far apart to travel between at 1000 km/h"
+    ),
+    filter=_LOGIN_SUCCESS,
+    spec=TravelSpec(group_by=["user.name"], max_speed_kmh=1000.0),
+)
 
 NEW_LOGIN_LOCATION = Rule(
     id="new_login_location",
@@ -263,6 +363,10 @@ def builtin_rules(privileged_users: Sequence[str] = DEFAULT_PRIVILEGED_USERS) ->
         LOG_SOURCE_STOPPED,
         VULNERABILITY_CRITICAL,
         MALWARE_DETECTED,
+        PASSWORD_SPRAYING,
+        FAILURES_THEN_SUCCESS,
+        MFA_PUSH_FATIGUE,
+        IMPOSSIBLE_TRAVEL,
     ]
 
 

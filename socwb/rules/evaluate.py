@@ -8,19 +8,22 @@ Python, so a burst that straddles fixed histogram buckets is still counted.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from socwb.catalogue import Source
+from socwb.rules.geography import country_distance_km
 from socwb.rules.model import (
     BaselineSpec,
     NewValueSpec,
     Rule,
+    SequenceSpec,
     ThresholdSpec,
     TimeWindow,
+    TravelSpec,
     from_epoch_millis,
     to_epoch_millis,
 )
@@ -60,14 +63,19 @@ class Point:
     """Events of one entity at one distinct event time.
 
     Attributes:
-        value: The metric field's value, for cardinality rules.
+        value: The value of the rule's `point_value_field`: the counted field of
+            cardinality rules, the country of travel rules.
         amount: The sum of the summed field, for baseline rules.
+        attempts: Events among them that match the attempt filter, for sequence rules.
+        successes: Events among them that match the success filter, for sequence rules.
     """
 
     timestamp_ms: int
     count: int
     value: str | None = None
     amount: float = 0.0
+    attempts: int = 0
+    successes: int = 0
 
 
 @dataclass(frozen=True)
@@ -78,13 +86,17 @@ class Episode:
         first_event: Time of the first event in a qualifying window.
         last_event: Time of the last event in a qualifying window.
         count: Events between the two, both included, among the evaluated points.
-        peak: Highest metric value of any window (event count, distinct values or sum).
+        peak: Highest metric value of any window (event count, distinct values,
+            sum, attempts before a success, or travel speed in km/h).
+        evidence: Facts of the peak window that the alert shows, e.g. the two
+            countries of a travel rule.
     """
 
     first_event: datetime
     last_event: datetime
     count: int
     peak: float
+    evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,6 +104,7 @@ class _Span:
     first: int
     last: int
     peak: float
+    evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
 def read_arrival_page(
@@ -147,11 +160,14 @@ def read_points_page(
     for bucket in composite["buckets"]:
         key = bucket["key"]
         value = key.get("value")
+        steps = (bucket.get("steps") or {}).get("buckets") or {}
         point = Point(
             timestamp_ms=int(key["ts"]),
             count=int(bucket["doc_count"]),
             value=None if value is None else str(value),
             amount=float((bucket.get("amount") or {}).get("value") or 0.0),
+            attempts=int((steps.get("attempt") or {}).get("doc_count") or 0),
+            successes=int((steps.get("success") or {}).get("doc_count") or 0),
         )
         points.setdefault(_entity_key(key, names), []).append(point)
     return points, _next_after(composite)
@@ -194,9 +210,11 @@ def find_episodes(
     """Slide the rule's window over one entity's points and return its episodes.
 
     A window `[t, t + lookback)` starts at each point; it qualifies when its
-    metric exceeds the threshold (match rules: any event qualifies). Qualifying
-    windows that overlap, or follow each other by less than `lookback`, form one
-    episode.
+    metric exceeds the threshold (match rules: any event qualifies). A sequence
+    rule qualifies the span from the first counted attempt to each success with
+    enough attempts, and a travel rule the span between two events too far apart.
+    Qualifying windows or spans that overlap, or follow each other by less than
+    `lookback`, form one episode.
 
     Args:
         points: One entity's points, in any order.
@@ -206,15 +224,26 @@ def find_episodes(
     """
     ordered = sorted(points, key=lambda point: (point.timestamp_ms, point.value or ""))
     lookback_ms = int(rule.lookback.total_seconds() * 1000)
-    limit = _threshold(rule) if threshold is None else threshold
-    spans = _qualifying_spans(ordered, lookback_ms, limit, _metric(rule))
+    if isinstance(rule.spec, SequenceSpec):
+        spans = _sequence_spans(ordered, lookback_ms, rule.spec.min_attempts)
+    elif isinstance(rule.spec, TravelSpec):
+        spans = _travel_spans(ordered, lookback_ms, rule.spec.max_speed_kmh)
+    else:
+        limit = _threshold(rule) if threshold is None else threshold
+        spans = _qualifying_spans(ordered, lookback_ms, limit, _metric(rule))
     episodes = []
     for span in _merge_spans(spans, ordered, lookback_ms):
         first = ordered[span.first].timestamp_ms
         last = ordered[span.last].timestamp_ms
         count = sum(point.count for point in ordered[span.first : span.last + 1])
         episodes.append(
-            Episode(from_epoch_millis(first), from_epoch_millis(last), count, span.peak)
+            Episode(
+                from_epoch_millis(first),
+                from_epoch_millis(last),
+                count,
+                span.peak,
+                dict(span.evidence),
+            )
         )
     return episodes
 
@@ -277,17 +306,71 @@ def _qualifying_spans(
     return spans
 
 
+def _sequence_spans(ordered: Sequence[Point], lookback_ms: int, min_attempts: int) -> list[_Span]:
+    """Return a span from the first counted attempt to each success preceded by enough attempts.
+
+    The attempts counted for a success at `t` are those in `[t - lookback, t]`.
+    """
+    spans = []
+    attempt_indexes: deque[int] = deque()
+    attempts = 0
+    for index, point in enumerate(ordered):
+        if point.attempts:
+            attempt_indexes.append(index)
+            attempts += point.attempts
+        oldest_allowed = point.timestamp_ms - lookback_ms
+        while attempt_indexes and ordered[attempt_indexes[0]].timestamp_ms < oldest_allowed:
+            attempts -= ordered[attempt_indexes.popleft()].attempts
+        if point.successes and attempts >= min_attempts:
+            spans.append(_Span(attempt_indexes[0], index, attempts))
+    return spans
+
+
+def _travel_spans(ordered: Sequence[Point], lookback_ms: int, max_speed_kmh: float) -> list[_Span]:
+    """Return a span for each event whose country is too far from an earlier event's country.
+
+    Each event is compared with the latest earlier event of every other
+    country within `lookback`, which gives the highest speed for that pair.
+    """
+    spans = []
+    latest: dict[str, int] = {}
+    for index, point in enumerate(ordered):
+        if point.value is None:
+            continue
+        for country, earlier in latest.items():
+            elapsed_ms = point.timestamp_ms - ordered[earlier].timestamp_ms
+            if country == point.value or elapsed_ms >= lookback_ms:
+                continue
+            distance = country_distance_km(country, point.value)
+            if distance is None:
+                continue
+            # Events in the same second count as one second apart, so the speed stays finite.
+            speed = distance / (max(elapsed_ms, 1000) / 3_600_000)
+            if speed > max_speed_kmh:
+                evidence = {
+                    "from_country": country,
+                    "to_country": point.value,
+                    "distance_km": round(distance),
+                    "speed_kmh": round(speed),
+                }
+                spans.append(_Span(earlier, index, speed, evidence))
+        latest[point.value] = index
+    return spans
+
+
 def _merge_spans(spans: list[_Span], ordered: Sequence[Point], lookback_ms: int) -> list[_Span]:
     merged: list[_Span] = []
-    for span in spans:
+    for span in sorted(spans, key=lambda item: (item.first, item.last)):
         if merged:
             previous = merged[-1]
             gap = ordered[span.first].timestamp_ms - ordered[previous.last].timestamp_ms
             if gap < lookback_ms:
                 previous.last = max(previous.last, span.last)
-                previous.peak = max(previous.peak, span.peak)
+                if span.peak > previous.peak:
+                    previous.peak = span.peak
+                    previous.evidence = span.evidence
                 continue
-        merged.append(_Span(span.first, span.last, span.peak))
+        merged.append(_Span(span.first, span.last, span.peak, span.evidence))
     return merged
 
 
@@ -394,6 +477,56 @@ def baseline_threshold(bucket_sums: Sequence[float], spec: BaselineSpec) -> floa
     if not active:
         return spec.min_sum
     return max(spec.factor * sum(active) / len(active), spec.min_sum)
+
+
+HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class HourBucket:
+    """Events in one UTC hour, or in the part of it that lies inside the counted window.
+
+    Attributes:
+        start: Start of the bucket, aware UTC.
+        length: Real length of the bucket: one hour, or less at the window's edges.
+        count: Events in the bucket.
+    """
+
+    start: datetime
+    length: timedelta
+    count: int
+
+    @property
+    def rate_per_hour(self) -> float:
+        """Events per hour of real time in the bucket."""
+        return self.count / (self.length / HOUR)
+
+
+def hourly_utc_buckets(points: Iterable[Point], window: TimeWindow) -> list[HourBucket]:
+    """Count points per UTC hour of `window`, empty hours included.
+
+    Buckets follow UTC hours, so every full bucket lasts exactly one hour:
+    the local hour that repeats when a time zone leaves daylight saving time
+    falls into two buckets, and the skipped local hour leaves no bucket empty.
+    Points outside `window` are ignored.
+    """
+    window_start = to_epoch_millis(window.start)
+    window_end = to_epoch_millis(window.end)
+    hour_ms = int(HOUR.total_seconds() * 1000)
+    counts: Counter[int] = Counter()
+    for point in points:
+        if window_start <= point.timestamp_ms < window_end:
+            counts[point.timestamp_ms - point.timestamp_ms % hour_ms] += point.count
+    buckets = []
+    hour = window_start - window_start % hour_ms
+    while hour < window_end:
+        start = max(hour, window_start)
+        end = min(hour + hour_ms, window_end)
+        buckets.append(
+            HourBucket(from_epoch_millis(start), timedelta(milliseconds=end - start), counts[hour])
+        )
+        hour += hour_ms
+    return buckets
 
 
 KnownValues = dict[EntityKey, dict[str, datetime]]

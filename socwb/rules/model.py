@@ -123,6 +123,47 @@ class NewValueSpec(_StrictModel):
     history: timedelta = timedelta(days=30)
 
 
+class SequenceSpec(_StrictModel):
+    """Alert when `min_attempts` attempts of one entity are followed by a success within `lookback`.
+
+    The attempts counted for a success are those in `[success - lookback,
+    success]`, so an attempt at the same millisecond as the success counts.
+
+    Attributes:
+        group_by: Fields that identify the entity, e.g. `user.name`.
+        attempt_filter: Query DSL filter clauses that select an attempt, e.g. a
+            failed login or a denied MFA push.
+        success_filter: Query DSL filter clauses that select the success that
+            completes the sequence.
+        min_attempts: Minimum number of attempts before the success that raises an alert.
+    """
+
+    kind: Literal["sequence"] = "sequence"
+    group_by: list[FieldName] = Field(min_length=1)
+    attempt_filter: list[QueryBody] = Field(min_length=1)
+    success_filter: list[QueryBody] = Field(min_length=1)
+    min_attempts: int = Field(ge=1)
+
+
+class TravelSpec(_StrictModel):
+    """Alert when two events of one entity come from countries too far apart for the time between.
+
+    The distance between two countries is the great-circle distance between
+    their centroids (`socwb.rules.geography`). Only pairs of events less than
+    the rule's `lookback` apart are compared.
+
+    Attributes:
+        group_by: Fields that identify the entity, e.g. `user.name`.
+        country_field: Field with the ISO 3166-1 alpha-2 country code.
+        max_speed_kmh: The alert condition is `distance / time > max_speed_kmh`.
+    """
+
+    kind: Literal["travel"] = "travel"
+    group_by: list[FieldName] = Field(min_length=1)
+    country_field: FieldName = "source.geo.country_iso_code"
+    max_speed_kmh: float = Field(default=1000.0, gt=0.0)
+
+
 class SilenceSpec(_StrictModel):
     """Alert when a log source, or one host of it, sent nothing for longer than its max silence.
 
@@ -137,7 +178,13 @@ class SilenceSpec(_StrictModel):
 
 
 RuleSpec: TypeAlias = Annotated[
-    ThresholdSpec | MatchSpec | BaselineSpec | NewValueSpec | SilenceSpec,
+    ThresholdSpec
+    | MatchSpec
+    | BaselineSpec
+    | NewValueSpec
+    | SequenceSpec
+    | TravelSpec
+    | SilenceSpec,
     Field(discriminator="kind"),
 ]
 
@@ -215,6 +262,19 @@ class Rule(_StrictModel):
         if isinstance(self.spec, NewValueSpec):
             return [*self.spec.group_by, self.spec.value_field]
         return self.group_by
+
+    @property
+    def point_value_field(self) -> str | None:
+        """Field whose value the evaluation reads per event time, or None.
+
+        It is the counted field of a cardinality threshold and the country
+        field of a travel rule.
+        """
+        if isinstance(self.spec, ThresholdSpec):
+            return self.spec.metric_field
+        if isinstance(self.spec, TravelSpec):
+            return self.spec.country_field
+        return None
 
     def index_pattern(self, namespace: str) -> str:
         """Return the comma-separated data stream patterns that the rule searches."""

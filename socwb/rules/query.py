@@ -19,7 +19,7 @@ from socwb.rules.model import (
     NewValueSpec,
     QueryBody,
     Rule,
-    ThresholdSpec,
+    SequenceSpec,
     TimeWindow,
     iso,
 )
@@ -82,6 +82,19 @@ def late_filter(max_lateness: timedelta) -> QueryBody:
             }
         }
     }
+
+
+def selection_filter(rule: Rule) -> list[QueryBody]:
+    """Return the filter clauses that select a rule's events.
+
+    A sequence rule selects its attempts and its successes, on top of the
+    rule's own filter.
+    """
+    if not isinstance(rule.spec, SequenceSpec):
+        return list(rule.filter)
+    steps = [{"bool": {"filter": rule.spec.attempt_filter}}]
+    steps.append({"bool": {"filter": rule.spec.success_filter}})
+    return [*rule.filter, {"bool": {"should": steps, "minimum_should_match": 1}}]
 
 
 def range_filter(field: str, window: TimeWindow) -> QueryBody:
@@ -170,7 +183,7 @@ def arrival_query(
     return {
         "size": 0,
         "track_total_hits": True,
-        "query": {"bool": {"filter": [*rule.filter, range_filter(INGESTED, arrival)]}},
+        "query": {"bool": {"filter": [*selection_filter(rule), range_filter(INGESTED, arrival)]}},
         "aggs": {
             "future": {"filter": {"range": {TIMESTAMP: {"gt": horizon}}}},
             "late": {"filter": late_filter(rule.max_lateness)},
@@ -231,9 +244,11 @@ def evaluation_query(
     """
     sources = _group_sources(rule, fields)
     sources.append({"ts": {"terms": {"field": TIMESTAMP}}})
-    if isinstance(rule.spec, ThresholdSpec) and rule.spec.metric_field is not None:
-        metric_field = (fields or {}).get(rule.spec.metric_field, rule.spec.metric_field)
-        sources.append({"value": {"terms": {"field": metric_field}}})
+    value_field = rule.point_value_field
+    if value_field is not None:
+        sources.append(
+            {"value": {"terms": {"field": (fields or {}).get(value_field, value_field)}}}
+        )
     targets_clause = _targets_clause(rule, targets, fields)
     return {
         "size": 0,
@@ -241,7 +256,7 @@ def evaluation_query(
         "query": {
             "bool": {
                 "filter": [
-                    *rule.filter,
+                    *selection_filter(rule),
                     {"range": {INGESTED: {"lt": iso(arrival_end)}}},
                     targets_clause,
                 ]
@@ -257,6 +272,12 @@ def _points_aggregation(
     aggregation: QueryBody = {"composite": _composite(sources, after, page_size)}
     if isinstance(rule.spec, BaselineSpec):
         aggregation["aggs"] = {"amount": {"sum": {"field": rule.spec.sum_field}}}
+    if isinstance(rule.spec, SequenceSpec):
+        steps = {
+            "attempt": {"bool": {"filter": rule.spec.attempt_filter}},
+            "success": {"bool": {"filter": rule.spec.success_filter}},
+        }
+        aggregation["aggs"] = {"steps": {"filters": {"filters": steps}}}
     return aggregation
 
 
@@ -298,7 +319,7 @@ def baseline_query(
         "query": {
             "bool": {
                 "filter": [
-                    *rule.filter,
+                    *selection_filter(rule),
                     {"range": {INGESTED: {"lt": iso(arrival_end)}}},
                     _targets_clause(rule, targets, fields),
                 ]
@@ -338,7 +359,7 @@ def known_values_query(
         "query": {
             "bool": {
                 "filter": [
-                    *rule.filter,
+                    *selection_filter(rule),
                     {"range": {INGESTED: {"lt": iso(arrival_end)}}},
                     _targets_clause(group_rule, targets, fields),
                 ]
@@ -381,7 +402,7 @@ def episode_query(
         "query": {
             "bool": {
                 "filter": [
-                    *rule.filter,
+                    *selection_filter(rule),
                     entity_clause,
                     range_filter(TIMESTAMP, span),
                     {"range": {INGESTED: {"lt": iso(arrival_end)}}},
