@@ -55,7 +55,7 @@ def test_registry_dataset_joins_source_and_name():
 def test_registry_for_source_returns_only_that_source():
     names = {normalizer.name for normalizer in for_source("vulnscan")}
 
-    assert names == {"nessus", "openvas", "trivy"}
+    assert names == {"nessus", "openvas", "qualys", "trivy"}
 
 
 def test_registry_unknown_name_lists_valid_names():
