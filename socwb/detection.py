@@ -529,6 +529,20 @@ class Detector:
         arrival_end: datetime,
     ) -> dict[EntityKey, list[Point]]:
         points: dict[EntityKey, list[Point]] = {}
+        for batch in split_by_clauses(targets, len(rule.entity_fields)):
+            self._points_of_batch(rule, plan, batch, arrival_end, points)
+        for entity_points in points.values():
+            entity_points.sort(key=lambda point: point.timestamp_ms)
+        return points
+
+    def _points_of_batch(
+        self,
+        rule: Rule,
+        plan: FieldPlan,
+        targets: Sequence[EvaluationTarget],
+        arrival_end: datetime,
+        points: dict[EntityKey, list[Point]],
+    ) -> None:
         after: Mapping[str, Any] | None = None
         while True:
             body = evaluation_query(
@@ -541,12 +555,12 @@ class Detector:
             )
             response = self.backend.search(plan.indices, body, ignore_unavailable="true")
             if response.get("aggregations") is None:
-                return points
+                return
             page, after = read_points_page(rule, response["aggregations"])
             for entity, entity_points in page.items():
                 points.setdefault(entity, []).extend(entity_points)
             if after is None:
-                return points
+                return
 
     @staticmethod
     def _widen_event_window(record: RunRecord, targets: Sequence[EvaluationTarget]) -> None:
@@ -975,3 +989,34 @@ def _leaf_type(fields: Mapping[str, Any], name: str) -> str | None:
     mapping = entry.get("mapping", {}).get(leaf, {})
     kind = mapping.get("type")
     return None if kind is None else str(kind)
+
+
+# Lucene rejects a query with more than 1024 clauses (indices.query.bool.max_clause_count
+# on OpenSearch 2.x); a long backfill gives one entity many event-time ranges.
+MAX_QUERY_CLAUSES = 300
+
+
+def split_by_clauses(
+    targets: Sequence[EvaluationTarget], fields_per_entity: int, budget: int = MAX_QUERY_CLAUSES
+) -> list[list[EvaluationTarget]]:
+    """Split targets into batches whose step 2 query stays under the clause limit.
+
+    A target with more ranges than fit in one batch is split into several
+    targets of the same entity, each with a chronological share of the ranges.
+    """
+    ranges_per_target = max(1, budget - fields_per_entity - 1)
+    units = [
+        EvaluationTarget(target.entity, target.ranges[start : start + ranges_per_target])
+        for target in targets
+        for start in range(0, max(1, len(target.ranges)), ranges_per_target)
+    ]
+    batches: list[list[EvaluationTarget]] = []
+    used = budget
+    for unit in units:
+        cost = fields_per_entity + len(unit.ranges) + 1
+        if used + cost > budget:
+            batches.append([])
+            used = 0
+        batches[-1].append(unit)
+        used += cost
+    return batches

@@ -56,16 +56,17 @@ def demo(context: click.Context, days: int, port: int, stop: bool) -> None:
         status, started = LocalNode(settings.node).start()
         click.echo(f"node: {'started' if started else 'reusing'} {status.url}")
     period = generated_period(state, days, datetime.now(UTC), click.echo)
+    manifest = load_manifest(period)
     backend = create_backend(settings.search)
     try:
         load_data(backend, settings, period, click.echo)
-        open_alerts = run_detectors_once(backend, settings, load_manifest(period))
+        open_alerts = run_detectors_once(backend, settings, manifest)
     finally:
         backend.close()
     click.echo(f"detectors: {open_alerts} open alerts in the queue")
 
     created = create_users(state.users_file)
-    processes = start_processes(state, settings, port)
+    processes = start_processes(state, settings, port, manifest)
     url = f"http://127.0.0.1:{port}"
     is_up = wait_for_http(url + "/_stcore/health", timeout=60)
     _print_summary(url, is_up, created, processes, state)

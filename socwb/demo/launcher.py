@@ -167,19 +167,25 @@ def run_detectors_once(backend: SearchBackend, settings: Settings, manifest: Man
     )
     privileged = sorted(set(settings.detectors.privileged_users) | set(manifest.privileged_users))
     backend.refresh(f"logs-*-{settings.search.namespace}")
+    # Business hours are judged in the zone the generated organisation works in.
+    organisation = settings.organisation.model_copy(update={"timezone": manifest.timezone})
     detector = Detector(
         backend,
         settings.search.namespace,
         clock=lambda: datetime.now(UTC),
         settings=detector_settings,
-        organisation=settings.organisation,
+        organisation=organisation,
     )
     detector.ensure_indices()
     for rule in builtin_rules(privileged):
-        for _ in range(40):
-            record = detector.run(rule)
-            if not record.is_backfilled:
-                break
+        try:
+            for _ in range(40):
+                record = detector.run(rule)
+                if not record.is_backfilled:
+                    break
+        except WorkbenchError:
+            # One failing rule must not stop the others; the run record keeps the error.
+            logger.exception("demo detector run failed rule=%s", rule.id)
     store = AlertStore(backend, settings.search.namespace)
     store.refresh()
     return len(store.search({"term": {"status": "open"}}))
@@ -203,10 +209,15 @@ def create_users(users_file: Path) -> dict[str, str]:
     return created
 
 
-def start_processes(state: DemoState, settings: Settings, port: int) -> dict[str, int]:
+def start_processes(
+    state: DemoState, settings: Settings, port: int, manifest: Manifest
+) -> dict[str, int]:
     """Start the detector service and the workbench in the background unless running."""
     running = running_processes(state)
     environment = dict(os.environ)
+    environment["SOCWB_ORGANISATION__TIMEZONE"] = manifest.timezone
+    privileged = sorted(set(settings.detectors.privileged_users) | set(manifest.privileged_users))
+    environment["SOCWB_DETECTORS__PRIVILEGED_USERS"] = ",".join(privileged)
     environment["SOCWB_WORKBENCH__USERS_FILE"] = str(state.users_file)
     environment["SOCWB_SEARCH__NAMESPACE"] = settings.search.namespace
     commands = {
