@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import FrameType
 
 from socwb.detection import Detector
@@ -20,6 +21,21 @@ logger = logging.getLogger(__name__)
 
 MAX_CATCH_UP_RUNS = 100
 """Catch-up runs of one rule per turn, so one rule that is far behind cannot starve the others."""
+
+
+@dataclass(frozen=True)
+class PeriodicTask:
+    """Work the service runs besides the rules, such as notifications or retention.
+
+    Attributes:
+        name: Name in log lines.
+        interval_s: Seconds between two runs.
+        action: The work; any exception is logged and the task runs again later.
+    """
+
+    name: str
+    interval_s: float
+    action: Callable[[], object]
 
 
 class DetectorService:
@@ -39,9 +55,12 @@ class DetectorService:
         *,
         monotonic: Callable[[], float] = time.monotonic,
         max_catch_up_runs: int = MAX_CATCH_UP_RUNS,
+        tasks: Sequence[PeriodicTask] = (),
     ) -> None:
         self.detector = detector
         self.rules = list(rules)
+        self.tasks = list(tasks)
+        self.task_due = {task.name: 0.0 for task in self.tasks}
         self.monotonic = monotonic
         self.max_catch_up_runs = max_catch_up_runs
         self.next_due = {rule.id: 0.0 for rule in self.rules}
@@ -86,11 +105,26 @@ class DetectorService:
         )
         return True
 
+    def run_due_tasks(self) -> int:
+        """Run every periodic task whose time has come; return how many ran."""
+        ran = 0
+        for task in self.tasks:
+            if self.stop_event.is_set() or self.monotonic() < self.task_due[task.name]:
+                continue
+            self.task_due[task.name] = self.monotonic() + task.interval_s
+            try:
+                task.action()
+            except Exception:  # noqa: BLE001 - one failing task must not stop the service
+                logger.exception("task failed task=%s; retrying at its next interval", task.name)
+            ran += 1
+        return ran
+
     def seconds_until_due(self) -> float:
-        """Return the wait until the next rule is due, at least 0."""
-        if not self.next_due:
+        """Return the wait until the next rule or task is due, at least 0."""
+        due = [*self.next_due.values(), *self.task_due.values()]
+        if not due:
             return 1.0
-        return max(0.0, min(self.next_due.values()) - self.monotonic())
+        return max(0.0, min(due) - self.monotonic())
 
     def serve(self) -> None:
         """Run due rules until `stop()` is called or SIGTERM arrives, finishing the current run."""
@@ -101,6 +135,7 @@ class DetectorService:
             logger.exception("detector indices not created; the first runs will retry")
         while not self.stop_event.is_set():
             self.run_due()
+            self.run_due_tasks()
             self.stop_event.wait(self.seconds_until_due())
         logger.info("detector service stopped")
 

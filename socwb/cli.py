@@ -42,9 +42,7 @@ def _echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
 
 
-@click.group(
-    context_settings={"help_option_names": ["-h", "--help"], "terminal_width": 110}
-)
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "terminal_width": 110})
 @click.version_option(package_name="soc-workbench")
 @click.pass_context
 def cli(context: click.Context) -> None:
@@ -287,6 +285,7 @@ def _register_commands() -> None:
     from socwb.commands.detect import detect
     from socwb.commands.generate import generate
     from socwb.commands.ingest import ingest
+    from socwb.commands.notify import notify
     from socwb.commands.report import report
     from socwb.commands.snapshot import snapshot
     from socwb.commands.users import users
@@ -296,6 +295,7 @@ def _register_commands() -> None:
     cli.add_command(detect)
     cli.add_command(generate)
     cli.add_command(ingest)
+    cli.add_command(notify)
     cli.add_command(report)
     cli.add_command(users)
     cli.add_command(verify)

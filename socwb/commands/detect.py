@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -137,11 +139,21 @@ def _run_one(detector: Detector, rule: Rule, window: TimeWindow | None) -> bool:
 
 
 @detect.command("serve")
+@click.option(
+    "--notify-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON file of notification channels; new alerts are sent each cycle when given.",
+)
 @click.pass_context
-def serve(context: click.Context) -> None:
-    """Run every built-in rule at its interval until SIGTERM or Ctrl-C."""
+def serve(context: click.Context, notify_config: Path | None) -> None:
+    """Run every built-in rule at its interval until SIGTERM or Ctrl-C.
+
+    Besides the rules, the service runs the retention fallback every 5 minutes
+    on clusters without ISM, and the notification dispatcher when configured.
+    """
     try:
-        from detectors.service import DetectorService
+        from detectors.service import DetectorService, PeriodicTask
     except ImportError as exc:
         raise ConfigurationError(
             "the detectors package is not importable: run 'socwb detect serve' from the "
@@ -151,11 +163,35 @@ def serve(context: click.Context) -> None:
     backend = create_backend(settings.search)
     try:
         detector = _detector(backend, settings)
-        service = DetectorService(detector, builtin_rules(settings.detectors.privileged_users))
+        tasks = _service_tasks(backend, settings, notify_config, PeriodicTask)
+        rules = builtin_rules(settings.detectors.privileged_users)
+        service = DetectorService(detector, rules, tasks=tasks)
         service.install_signal_handlers()
         service.serve()
     finally:
         backend.close()
+
+
+def _service_tasks(
+    backend: SearchBackend,
+    settings: Settings,
+    notify_config: Path | None,
+    task_type: Any,
+) -> list[Any]:
+    from socwb.lifecycle_fallback import run_lifecycle
+    from socwb.search.opensearch import OpenSearchBackend
+
+    namespace = settings.search.namespace
+    tasks = []
+    if isinstance(backend, OpenSearchBackend) and not backend.has_ism():
+        tasks.append(task_type("retention", 300.0, lambda: run_lifecycle(backend, namespace)))
+    if notify_config is not None:
+        from socwb.commands.notify import load_notification_settings
+        from socwb.notify.dispatcher import Dispatcher
+
+        dispatcher = Dispatcher(backend, namespace, load_notification_settings(notify_config))
+        tasks.append(task_type("notifications", 30.0, dispatcher.run_cycle))
+    return tasks
 
 
 def _detector(backend: SearchBackend, settings: Settings) -> Detector:

@@ -12,7 +12,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
-from tqdm import tqdm  # type: ignore[import-untyped]
+from tqdm import tqdm
 
 from socwb.ingest.geo import create_geo_lookup
 from socwb.ingest.indexer import IngestAbortedError
@@ -187,4 +187,8 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[int], None]]:
     """
     disabled = not enabled or not sys.stderr.isatty()
     with tqdm(unit=" records", unit_scale=True, file=sys.stderr, disable=disabled) as bar:
-        yield bar.update
+
+        def advance(count: int) -> None:
+            bar.update(count)
+
+        yield advance
