@@ -81,7 +81,7 @@ def decide_form(user: Principal, suppressions: list[Suppression]) -> None:
         return
     st.subheader("Review")
     labels = {
-        f"{item.id[:8]} ({item.state.value}, proposed by {item.proposed_by})": item
+        f"{item.id[:8]} [{item.state.value}] proposer: {item.proposed_by}": item
         for item in decidable
     }
     chosen = labels[st.selectbox("Suppression", list(labels), key=state.SUPPRESSION_SELECTED)]

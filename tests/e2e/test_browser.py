@@ -177,7 +177,7 @@ def test_reviewer_approves_analyst_proposal(
     screenshot("signed-in-reviewer")
     go_to(page, "Suppressions")
     expect(page.get_by_role("combobox", name="Suppression")).to_have_value(
-        f"{proposal.id[:8]} proposed by {ANALYST.name}"
+        f"{proposal.id[:8]} [proposed] proposer: {ANALYST.name}"
     )
     screenshot("review")
     click_button(page, "Approve")

@@ -237,10 +237,15 @@ def smtp_server() -> Iterator[SmtpServer]:
     """A local SMTP server on 127.0.0.1, run by an event loop in its own thread."""
     smtp = SmtpServer()
     loop = asyncio.new_event_loop()
-    server = loop.run_until_complete(asyncio.start_server(smtp.handle, "127.0.0.1", 0))
-    smtp.port = server.sockets[0].getsockname()[1]
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
+    # The server starts on the loop's own thread: the main thread may already
+    # run another event loop (Playwright's sync API does), which forbids
+    # run_until_complete there.
+    server = asyncio.run_coroutine_threadsafe(
+        asyncio.start_server(smtp.handle, "127.0.0.1", 0), loop
+    ).result(timeout=5)
+    smtp.port = server.sockets[0].getsockname()[1]
     yield smtp
 
     async def close() -> None:
