@@ -172,7 +172,7 @@ def lifecycle() -> None:
 @lifecycle.command("run")
 @click.pass_context
 def lifecycle_run(context: click.Context) -> None:
-    """Roll over, make read-only and delete indices as their stored policies say."""
+    """Roll over, make read-only and delete indices as their stored policies require."""
     from socwb.lifecycle_fallback import run_lifecycle
     from socwb.search import create_backend
 

@@ -76,7 +76,7 @@ def _print_summary(
     url: str, is_up: bool, created: dict[str, str], processes: dict[str, int], state: DemoState
 ) -> None:
     click.echo("")
-    health = "up" if is_up else f"not answering yet, see {state.log_file('workbench')}"
+    health = "up" if is_up else f"no response yet, see {state.log_file('workbench')}"
     click.echo(f"workbench: {url} ({health})")
     detectors = processes.get("detectors")
     click.echo(f"detector service: pid {detectors}, log {state.log_file('detectors')}")

@@ -84,7 +84,7 @@ class LoadReport:
 
 
 def default_state_directory() -> Path:
-    """The demo's state directory beside the node's files."""
+    """Return the demo's state directory, beside the node's files."""
     if os.geteuid() == 0:
         return Path("/var/lib/socwb/demo")
     return Path.home() / ".cache" / "socwb" / "demo"
@@ -280,7 +280,7 @@ def stop_processes(state: DemoState) -> list[str]:
 
 
 def wait_for_http(url: str, timeout: float) -> bool:
-    """Return True once ``url`` answers HTTP 200, False after ``timeout`` seconds."""
+    """Return True once ``url`` responds with HTTP 200, False after ``timeout`` seconds."""
     import urllib.error
     import urllib.request
 
