@@ -43,28 +43,32 @@ from socwb.alerts.model import (
     new_alert,
 )
 from socwb.alerts.store import AlertStore, AlertWriteError
-from socwb.catalogue import Catalogue, load_catalogue
+from socwb.catalogue import Catalogue, Source, load_catalogue
 from socwb.checkpoints import Checkpoint, CheckpointStore, RunRecord, RunStore, StoredCheckpoint
 from socwb.errors import QueryRejectedError, RuleError
 from socwb.rules.catalog import MONITORING_DEGRADED
 from socwb.rules.evaluate import (
+    Activity,
     EntityArrival,
     Episode,
+    HistoryBuckets,
     KnownValues,
     Point,
     Silence,
-    baseline_threshold,
     evaluation_ranges,
+    find_baseline_episodes,
     find_episodes,
+    find_past_silences,
     find_silences,
     floor_time,
     is_new_value,
     new_value_flags,
     outside_business_hours,
     read_arrival_page,
-    read_baseline_page,
+    read_history_page,
     read_known_page,
     read_points_page,
+    read_timeline_page,
 )
 from socwb.rules.model import (
     BaselineSpec,
@@ -85,6 +89,7 @@ from socwb.rules.query import (
     evaluation_query,
     known_values_query,
     silence_query,
+    silence_timeline_query,
 )
 from socwb.search import SearchBackend, check_search_response
 from socwb.settings import DetectorSettings, OrganisationSettings
@@ -238,17 +243,21 @@ class Detector:
         The alerts it writes are flagged `is_backfilled`. Alerts that earlier runs
         wrote for the same episodes are updated, not duplicated.
 
+        A silence rule reads `arrival` as an event-time window instead and
+        writes one alert per past gap between events of a source or host
+        that was longer than allowed (`_backfill_silence`).
+
         Raises:
-            RuleError: The rule is a silence rule, which has no arrival window.
             WorkbenchError: The run failed; it is recorded as failed.
         """
-        if isinstance(rule.spec, SilenceSpec):
-            raise RuleError(f"rule {rule.id!r} checks silence now and cannot run over a range")
         started = self._now()
         record = RunRecord(run_id=uuid.uuid4().hex, rule_id=rule.id, started_at=started)
         clock_start = time.monotonic()
         try:
-            self._evaluate(rule, arrival, record, started, is_backfilled=True)
+            if isinstance(rule.spec, SilenceSpec):
+                self._backfill_silence(rule, rule.spec, arrival, record, started)
+            else:
+                self._evaluate(rule, arrival, record, started, is_backfilled=True)
         except Exception as exc:
             self._record_failure(record, exc, clock_start)
             raise
@@ -408,18 +417,41 @@ class Detector:
         for offset in range(0, len(targets), size):
             batch = targets[offset : offset + size]
             points = self._points(rule, plan, batch, state.arrival_end)
-            limits = self._baseline_limits(rule, plan, [by_entity[t.entity] for t in batch], state)
             self._widen_event_window(state.record, batch)
+            if isinstance(rule.spec, BaselineSpec):
+                batch_arrivals = [by_entity[target.entity] for target in batch]
+                self._collect_baseline_episodes(rule, plan, batch_arrivals, points, state)
+                continue
             for entity, entity_points in sorted(points.items(), key=lambda item: str(item[0])):
                 arrival = by_entity[entity]
                 selected = self._select_points(rule, entity_points)
-                for episode in find_episodes(selected, rule, limits.get(entity)):
-                    evidence = dict(episode.evidence)
-                    if entity in limits:
-                        evidence["limit"] = limits[entity]
+                for episode in find_episodes(selected, rule):
                     state.candidates.append(
-                        _Candidate(entity, episode, plan, arrival, arrival.flags, evidence)
+                        _Candidate(
+                            entity, episode, plan, arrival, arrival.flags, dict(episode.evidence)
+                        )
                     )
+
+    def _collect_baseline_episodes(
+        self,
+        rule: Rule,
+        plan: FieldPlan,
+        arrivals: Sequence[EntityArrival],
+        points: Mapping[EntityKey, list[Point]],
+        state: _RunState,
+    ) -> None:
+        """Add one candidate per episode above the baseline of the history before its slot."""
+        history = self._history_buckets(rule, plan, arrivals, state)
+        for arrival in sorted(arrivals, key=lambda item: str(item.entity)):
+            entity_points = points.get(arrival.entity, [])
+            buckets = history.get(arrival.entity, [])
+            for episode, baseline in find_baseline_episodes(
+                entity_points, rule, arrival.slot_starts, buckets
+            ):
+                evidence = {**episode.evidence, **baseline.evidence(episode.peak)}
+                state.candidates.append(
+                    _Candidate(arrival.entity, episode, plan, arrival, arrival.flags, evidence)
+                )
 
     def _select_points(self, rule: Rule, points: list[Point]) -> list[Point]:
         # NOTE: the alert's count is recounted over its whole span, so an
@@ -428,23 +460,30 @@ class Detector:
             return outside_business_hours(points, self.organisation)
         return points
 
-    def _baseline_limits(
+    def _history_buckets(
         self,
         rule: Rule,
         plan: FieldPlan,
         arrivals: Sequence[EntityArrival],
         state: _RunState,
-    ) -> dict[EntityKey, float]:
-        """Return each entity's window-sum limit from its history before its new events."""
+    ) -> HistoryBuckets:
+        """Read each entity's history buckets up to its last new slot.
+
+        The range starts `history` before the entity's first new slot, so every
+        slot's baseline can be computed from it.
+        """
         if not isinstance(rule.spec, BaselineSpec):
-            return {}
-        spec = rule.spec
+            raise ValueError(f"rule {rule.id!r} is not a baseline rule")
+        history = rule.spec.history
         targets = [
-            EvaluationTarget(item.entity, (_history_before(min(item.slot_starts), spec.history),))
+            EvaluationTarget(
+                item.entity,
+                (TimeWindow(min(item.slot_starts) - history, max(item.slot_starts)),),
+            )
             for item in arrivals
             if item.slot_starts
         ]
-        sums: dict[EntityKey, list[float]] = {}
+        buckets: HistoryBuckets = {}
         after: Mapping[str, Any] | None = None
         while targets:
             body = baseline_query(
@@ -453,14 +492,12 @@ class Detector:
             response = self.backend.search(plan.indices, body, ignore_unavailable="true")
             if response.get("aggregations") is None:
                 break
-            page, after = read_baseline_page(rule, response["aggregations"])
-            for entity, values in page.items():
-                sums.setdefault(entity, []).extend(values)
+            page, after = read_history_page(rule, response["aggregations"])
+            for entity, items in page.items():
+                buckets.setdefault(entity, []).extend(items)
             if after is None:
                 break
-        return {
-            item.entity: baseline_threshold(sums.get(item.entity, []), spec) for item in arrivals
-        }
+        return buckets
 
     def _collect_new_values(
         self,
@@ -766,12 +803,56 @@ class Detector:
                     source, last_ingested=last, hosts=hosts, now=now, first_run_at=first_run_at
                 )
             )
+        self._store_silences(rule, silences, record, now)
+
+    def _store_silences(
+        self, rule: Rule, silences: Sequence[Silence], record: RunRecord, now: datetime
+    ) -> None:
         alerts = [self._silence_alert(rule, silence, record, now) for silence in silences]
         existing = set(self.alerts.create_many(alerts))
         self.alerts.update_many([alert for alert in alerts if alert.id in existing])
         self.alerts.refresh()
         record.alerts_created += len(alerts) - len(existing)
         record.alerts_updated += len(existing)
+
+    def _backfill_silence(
+        self, rule: Rule, spec: SilenceSpec, window: TimeWindow, record: RunRecord, now: datetime
+    ) -> None:
+        """Write one alert per past gap in the event timeline of a source or host."""
+        record.arrival_start, record.arrival_end = window.start, window.end
+        record.event_start, record.event_end = window.start, window.end
+        record.is_backfilled = True
+        silences: list[Silence] = []
+        for source in self.catalogue.sources:
+            activity = self._event_timeline(spec, source, window)
+            record.buckets += sum(len(spans) for spans in activity.values())
+            silences.extend(find_past_silences(source, activity))
+        self._store_silences(rule, silences, record, now)
+
+    def _event_timeline(self, spec: SilenceSpec, source: Source, window: TimeWindow) -> Activity:
+        # A slot no longer than the smallest allowed silence keeps every longer
+        # gap between two slots (see `silence_timeline_query`).
+        allowed = [source.max_silence(), *map(source.max_silence, source.host_max_silence_seconds)]
+        interval = max(min(allowed), timedelta(minutes=1))
+        pattern = source.data_stream_pattern(self.namespace)
+        activity: Activity = {}
+        after: Mapping[str, Any] | None = None
+        while True:
+            body = silence_timeline_query(
+                spec.host_field,
+                window,
+                interval=interval,
+                after=after,
+                page_size=self.settings.page_size,
+            )
+            response = self.backend.search(pattern, body, ignore_unavailable="true")
+            if response.get("aggregations") is None:
+                return activity
+            page, after = read_timeline_page(response["aggregations"])
+            for host, spans in page.items():
+                activity.setdefault(host, []).extend(spans)
+            if after is None:
+                return activity
 
     def _last_ingested(
         self, spec: SilenceSpec, pattern: str, now: datetime
@@ -808,9 +889,10 @@ class Detector:
         entity = [EntityValue(field="source", value=silence.source)]
         if silence.host is not None:
             entity.append(EntityValue(field="host.name", value=silence.host))
+        gap_end = silence.gap_end or now
         buckets = {
             "last_ingested": None if silence.has_never_sent else iso(silence.gap_start),
-            "silence_seconds": (now - silence.gap_start).total_seconds(),
+            "silence_seconds": (gap_end - silence.gap_start).total_seconds(),
             "max_silence_seconds": silence.max_silence.total_seconds(),
             "has_never_sent": silence.has_never_sent,
         }
@@ -820,10 +902,11 @@ class Detector:
             entity,
             id_time=silence.gap_start,
             first_event=silence.gap_start,
-            last_event=silence.gap_start,
+            last_event=silence.gap_end or silence.gap_start,
             now=now,
             run_id=record.run_id,
             evidence=Evidence(buckets=buckets, index=index),
+            is_backfilled=record.is_backfilled,
         )
 
 
@@ -860,10 +943,6 @@ def _flag_names(rule: Rule) -> list[str]:
     return names
 
 
-def _history_before(moment: datetime, history: timedelta) -> TimeWindow:
-    return TimeWindow(moment - history, moment)
-
-
 def _history_targets(
     rule: Rule, spec: NewValueSpec, arrivals: Sequence[EntityArrival]
 ) -> list[EvaluationTarget]:
@@ -891,9 +970,13 @@ def _continues(alert: Alert, episode: Episode, lookback: timedelta) -> bool:
 
 def _extend(alert: Alert, episode: Episode, candidate: _Candidate, now: datetime) -> Alert:
     peak = max(float(alert.evidence.buckets.get("peak", 0)), episode.peak)
-    evidence = alert.evidence.model_copy(
-        update={"buckets": {**alert.evidence.buckets, "peak": peak}}
-    )
+    buckets = {**alert.evidence.buckets, "peak": peak}
+    baseline = buckets.get("baseline")
+    if "current" in buckets:
+        buckets["current"] = peak
+    if isinstance(baseline, int | float) and baseline > 0:
+        buckets["ratio"] = round(peak / baseline, 2)
+    evidence = alert.evidence.model_copy(update={"buckets": buckets})
     flags = {name: value or name in candidate.flags for name, value in alert.flags.items()}
     return alert.model_copy(
         update={

@@ -283,6 +283,75 @@ DATA_EXPORT_ABOVE_BASELINE = Rule(
     ),
 )
 
+# NOTE: the floors and the minimum history of the three anomaly rules below
+# are assumed values for an organisation of about 50 people; set them from the
+# organisation's own volumes.
+_ANOMALY_MIN_HISTORY_BUCKETS = 5
+
+AUTH_VOLUME_ANOMALY = Rule(
+    id="auth_volume_anomaly",
+    name="Authentication volume above baseline",
+    severity=Severity.MEDIUM,
+    response_time=4 * HOUR,
+    lookback=HOUR,
+    criteria=["CC6.1", "CC7.2"],
+    policy_clause=(
+        "User authentication volume: a deviation above 3 times the baseline raises "
+        "an automated alert"
+    ),
+    filter=_LOGIN_SUCCESS,
+    spec=BaselineSpec(
+        group_by=["user.name"],
+        sum_field=None,
+        factor=3.0,
+        min_sum=20,
+        min_history_buckets=_ANOMALY_MIN_HISTORY_BUCKETS,
+    ),
+)
+
+API_VOLUME_ANOMALY = Rule(
+    id="api_volume_anomaly",
+    name="Cloud API call volume above baseline",
+    severity=Severity.MEDIUM,
+    response_time=4 * HOUR,
+    lookback=HOUR,
+    criteria=["CC7.2"],
+    policy_clause=(
+        "API call volume per user: a deviation above 3 times the baseline raises an automated alert"
+    ),
+    sources=["cloud"],
+    # Console sign-ins are logins, which auth_volume_anomaly counts.
+    filter=[{"bool": {"must_not": [_term("event.category", "authentication")]}}],
+    spec=BaselineSpec(
+        group_by=["user.name"],
+        sum_field=None,
+        factor=3.0,
+        min_sum=100,
+        min_history_buckets=_ANOMALY_MIN_HISTORY_BUCKETS,
+    ),
+)
+
+EGRESS_ANOMALY = Rule(
+    id="egress_anomaly",
+    name="Data egress of a service above baseline",
+    severity=Severity.MEDIUM,
+    response_time=4 * HOUR,
+    lookback=HOUR,
+    criteria=["C1.1", "CC7.2"],
+    policy_clause=(
+        "Data egress volume per service: a deviation above 3 times the baseline "
+        "raises an automated alert"
+    ),
+    filter=[{"exists": {"field": "socwb.data.bytes"}}],
+    spec=BaselineSpec(
+        group_by=["service.name"],
+        sum_field="socwb.data.bytes",
+        factor=3.0,
+        min_sum=100 * 1024 * 1024,
+        min_history_buckets=_ANOMALY_MIN_HISTORY_BUCKETS,
+    ),
+)
+
 MALWARE_DETECTED = Rule(
     id="malware_detected",
     name="Malware detected on an endpoint",
@@ -367,6 +436,9 @@ def builtin_rules(privileged_users: Sequence[str] = DEFAULT_PRIVILEGED_USERS) ->
         FAILURES_THEN_SUCCESS,
         MFA_PUSH_FATIGUE,
         IMPOSSIBLE_TRAVEL,
+        AUTH_VOLUME_ANOMALY,
+        API_VOLUME_ANOMALY,
+        EGRESS_ANOMALY,
     ]
 
 

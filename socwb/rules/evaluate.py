@@ -8,6 +8,7 @@ Python, so a burst that straddles fixed histogram buckets is still counted.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -165,12 +166,19 @@ def read_points_page(
             timestamp_ms=int(key["ts"]),
             count=int(bucket["doc_count"]),
             value=None if value is None else str(value),
-            amount=float((bucket.get("amount") or {}).get("value") or 0.0),
+            amount=_bucket_amount(rule, bucket),
             attempts=int((steps.get("attempt") or {}).get("doc_count") or 0),
             successes=int((steps.get("success") or {}).get("doc_count") or 0),
         )
         points.setdefault(_entity_key(key, names), []).append(point)
     return points, _next_after(composite)
+
+
+def _bucket_amount(rule: Rule, bucket: Mapping[str, Any]) -> float:
+    """Return a bucket's summed field, or its event count for a counting baseline rule."""
+    if isinstance(rule.spec, BaselineSpec) and rule.spec.sum_field is None:
+        return float(bucket["doc_count"])
+    return float((bucket.get("amount") or {}).get("value") or 0.0)
 
 
 def _entity_key(key: Mapping[str, Any], names: Sequence[str]) -> EntityKey:
@@ -392,6 +400,7 @@ class Silence:
             source never sent anything.
         max_silence: The allowed silence that was exceeded.
         has_never_sent: True when the source has no event at all.
+        gap_end: Time of the first event after a past gap; None while the gap lasts.
     """
 
     source: str
@@ -399,6 +408,7 @@ class Silence:
     gap_start: datetime
     max_silence: timedelta
     has_never_sent: bool = False
+    gap_end: datetime | None = None
 
 
 def find_silences(
@@ -426,6 +436,76 @@ def find_silences(
         if now - last > allowed:
             silences.append(Silence(source.key, host, last, allowed))
     return silences
+
+
+Activity = dict[str | None, list[tuple[int, int]]]
+"""Per host (None for events without one), the first and last event time (epoch
+milliseconds) of each timeline slot with events."""
+
+
+def read_timeline_page(aggregations: Mapping[str, Any]) -> tuple[Activity, AfterKey | None]:
+    """Read one page of `silence_timeline_query` buckets."""
+    composite = aggregations["timeline"]
+    activity: Activity = {}
+    for bucket in composite["buckets"]:
+        host = bucket["key"]["host"]
+        span = (int(bucket["first"]["value"]), int(bucket["last"]["value"]))
+        activity.setdefault(None if host is None else str(host), []).append(span)
+    return activity, _next_after(composite)
+
+
+def find_past_silences(source: Source, activity: Activity) -> list[Silence]:
+    """Return the gaps between events of one source, and of each host, longer than allowed.
+
+    Only gaps between two events count: the time before the first and after
+    the last event is left to the check at the present. A host gap is listed
+    only when a part of it outside the gaps of the whole source is longer than
+    the host's allowance, as the check at the present lists no host of a
+    silent source.
+    """
+    everything = [span for spans in activity.values() for span in spans]
+    source_gaps = _gaps(everything, source.max_silence())
+    silences = [_past_silence(source, None, gap) for gap in source_gaps]
+    for host in sorted(name for name in activity if name is not None):
+        allowed = source.max_silence(host)
+        for gap in _gaps(activity[host], allowed):
+            if _longest_outside(gap, source_gaps) > allowed.total_seconds() * 1000:
+                silences.append(_past_silence(source, host, gap))
+    return silences
+
+
+def _longest_outside(gap: tuple[int, int], covers: Sequence[tuple[int, int]]) -> int:
+    """Return the longest part of `gap` (milliseconds) that no span of `covers` overlaps."""
+    longest = 0
+    position = gap[0]
+    for start, end in sorted(covers):
+        if end <= position or start >= gap[1]:
+            continue
+        longest = max(longest, start - position)
+        position = max(position, end)
+    return max(longest, gap[1] - position)
+
+
+def _gaps(spans: Iterable[tuple[int, int]], allowed: timedelta) -> list[tuple[int, int]]:
+    allowed_ms = int(allowed.total_seconds() * 1000)
+    gaps = []
+    last_seen: int | None = None
+    for first, last in sorted(spans):
+        if last_seen is not None and first - last_seen > allowed_ms:
+            gaps.append((last_seen, first))
+        last_seen = last if last_seen is None else max(last_seen, last)
+    return gaps
+
+
+def _past_silence(source: Source, host: str | None, gap: tuple[int, int]) -> Silence:
+    start, end = gap
+    return Silence(
+        source.key,
+        host,
+        from_epoch_millis(start),
+        source.max_silence(host),
+        gap_end=from_epoch_millis(end),
+    )
 
 
 def is_business_time(moment: datetime, organisation: OrganisationSettings) -> bool:
@@ -458,13 +538,27 @@ def read_baseline_page(
     rule: Rule, aggregations: Mapping[str, Any]
 ) -> tuple[dict[EntityKey, list[float]], AfterKey | None]:
     """Read one page of `baseline_query` buckets: per entity, the sums of its active buckets."""
+    buckets, after = read_history_page(rule, aggregations)
+    sums = {entity: [amount for _, amount in items] for entity, items in buckets.items()}
+    return sums, after
+
+
+HistoryBuckets = dict[EntityKey, list[tuple[int, float]]]
+"""Per entity, the start (epoch milliseconds) and sum of each active history bucket."""
+
+
+def read_history_page(
+    rule: Rule, aggregations: Mapping[str, Any]
+) -> tuple[HistoryBuckets, AfterKey | None]:
+    """Read one page of `baseline_query` buckets, keeping each bucket's start."""
     composite = aggregations["history"]
     names = group_source_names(rule)
-    sums: dict[EntityKey, list[float]] = {}
+    buckets: HistoryBuckets = {}
     for bucket in composite["buckets"]:
-        amount = float((bucket.get("amount") or {}).get("value") or 0.0)
-        sums.setdefault(_entity_key(bucket["key"], names), []).append(amount)
-    return sums, _next_after(composite)
+        start = int(bucket["key"]["bucket"])
+        entry = (start, _bucket_amount(rule, bucket))
+        buckets.setdefault(_entity_key(bucket["key"], names), []).append(entry)
+    return buckets, _next_after(composite)
 
 
 def baseline_threshold(bucket_sums: Sequence[float], spec: BaselineSpec) -> float:
@@ -477,6 +571,91 @@ def baseline_threshold(bucket_sums: Sequence[float], spec: BaselineSpec) -> floa
     if not active:
         return spec.min_sum
     return max(spec.factor * sum(active) / len(active), spec.min_sum)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """An entity's baseline and the window sum above which it alerts.
+
+    Attributes:
+        mean: Mean sum of the active history buckets; 0.0 without history.
+        active_buckets: History buckets with a sum above zero.
+        limit: Window sum above which the entity alerts, or None when the
+            entity has fewer active buckets than the rule's `min_history_buckets`.
+    """
+
+    mean: float
+    active_buckets: int
+    limit: float | None
+
+    def evidence(self, current: float) -> dict[str, float | int | None]:
+        """Return the alert evidence for a window sum `current`: baseline, limit and ratio."""
+        ratio = round(current / self.mean, 2) if self.mean > 0 else None
+        return {
+            "baseline": self.mean,
+            "history_buckets": self.active_buckets,
+            "limit": self.limit,
+            "current": current,
+            "ratio": ratio,
+        }
+
+
+def entity_baseline(bucket_sums: Sequence[float], spec: BaselineSpec) -> Baseline:
+    """Compute an entity's baseline from the sums of its history buckets."""
+    active = [amount for amount in bucket_sums if amount > 0]
+    mean = sum(active) / len(active) if active else 0.0
+    if len(active) < spec.min_history_buckets:
+        return Baseline(mean, len(active), None)
+    return Baseline(mean, len(active), baseline_threshold(active, spec))
+
+
+def baseline_at(
+    buckets: Sequence[tuple[int, float]], slot_start: datetime, spec: BaselineSpec
+) -> Baseline:
+    """Compute an entity's baseline from its buckets in `[slot_start - history, slot_start)`."""
+    start = to_epoch_millis(slot_start - spec.history)
+    end = to_epoch_millis(slot_start)
+    return entity_baseline([amount for key, amount in buckets if start <= key < end], spec)
+
+
+def find_baseline_episodes(
+    points: Sequence[Point],
+    rule: Rule,
+    slot_starts: Iterable[datetime],
+    buckets: Sequence[tuple[int, float]],
+) -> list[tuple[Episode, Baseline]]:
+    """Evaluate each new slot of one entity against the baseline of the history before it.
+
+    A slot `[s, s + lookback)` gets the baseline of `[s - history, s)`, so events
+    that arrive together over many days (a bulk load, a long catch-up) are each
+    compared with their own past. Only episodes with an event in the slot's
+    window range are kept. The episodes of neighbouring slots can overlap, and
+    the detector merges them into one alert.
+
+    Args:
+        points: The entity's points, sorted by time.
+        rule: A baseline rule.
+        slot_starts: Starts of the `lookback`-wide UTC slots with new events.
+        buckets: The entity's history buckets, from `read_history_page`.
+    """
+    if not isinstance(rule.spec, BaselineSpec):
+        raise ValueError(f"rule {rule.id!r} is not a baseline rule")
+    lookback_ms = int(rule.lookback.total_seconds() * 1000)
+    times = [point.timestamp_ms for point in points]
+    found = []
+    for slot in sorted(set(slot_starts)):
+        baseline = baseline_at(buckets, slot, rule.spec)
+        if baseline.limit is None:
+            continue
+        slot_ms = to_epoch_millis(slot)
+        low = bisect_left(times, slot_ms - lookback_ms)
+        high = bisect_left(times, slot_ms + 2 * lookback_ms)
+        for episode in find_episodes(points[low:high], rule, baseline.limit):
+            last = to_epoch_millis(episode.last_event)
+            first = to_epoch_millis(episode.first_event)
+            if last >= slot_ms and first < slot_ms + lookback_ms:
+                found.append((episode, baseline))
+    return found
 
 
 HOUR = timedelta(hours=1)

@@ -87,19 +87,24 @@ class BaselineSpec(_StrictModel):
 
     Attributes:
         group_by: Fields that identify the entity, e.g. `user.name`.
-        sum_field: Numeric field summed per window, e.g. `socwb.data.bytes`.
+        sum_field: Numeric field summed per window, e.g. `socwb.data.bytes`; None
+            counts the matching events instead.
         history: How far back the baseline reaches.
         factor: The alert condition is `window sum > factor * baseline`.
         min_sum: A window sum at or below this never alerts; it is also the
             threshold for an entity without history.
+        min_history_buckets: An entity with fewer active history buckets than
+            this never alerts, because its baseline is not yet known; 0 compares
+            an entity without history with `min_sum`.
     """
 
     kind: Literal["baseline"] = "baseline"
     group_by: list[FieldName] = Field(min_length=1)
-    sum_field: FieldName
+    sum_field: FieldName | None
     history: timedelta = timedelta(days=14)
     factor: float = Field(default=3.0, gt=1.0)
     min_sum: float = Field(default=0.0, ge=0.0)
+    min_history_buckets: int = Field(default=0, ge=0)
 
 
 class NewValueSpec(_StrictModel):

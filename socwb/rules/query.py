@@ -270,7 +270,7 @@ def _points_aggregation(
     rule: Rule, sources: list[QueryBody], after: AfterKey | None, page_size: int
 ) -> QueryBody:
     aggregation: QueryBody = {"composite": _composite(sources, after, page_size)}
-    if isinstance(rule.spec, BaselineSpec):
+    if isinstance(rule.spec, BaselineSpec) and rule.spec.sum_field is not None:
         aggregation["aggs"] = {"amount": {"sum": {"field": rule.spec.sum_field}}}
     if isinstance(rule.spec, SequenceSpec):
         steps = {
@@ -305,14 +305,18 @@ def baseline_query(
 
     Each target's ranges are the history before its new events. Buckets are
     `lookback` wide, fixed in UTC (`fixed_interval`), and only those with
-    events are returned.
+    events are returned. A rule without `sum_field` counts events, so its
+    buckets carry no sum.
     """
     if not isinstance(rule.spec, BaselineSpec):
         raise ValueError(f"rule {rule.id!r} is not a baseline rule")
     sources = _group_sources(rule, fields)
     interval = f"{int(rule.lookback.total_seconds())}s"
     sources.append({"bucket": {"date_histogram": {"field": TIMESTAMP, "fixed_interval": interval}}})
-    composite = _composite(sources, after, page_size)
+    history: QueryBody = {"composite": _composite(sources, after, page_size)}
+    # A counting rule reads each bucket's doc_count, so it needs no sum.
+    if rule.spec.sum_field is not None:
+        history["aggs"] = {"amount": {"sum": {"field": rule.spec.sum_field}}}
     return {
         "size": 0,
         "track_total_hits": False,
@@ -325,12 +329,7 @@ def baseline_query(
                 ]
             }
         },
-        "aggs": {
-            "history": {
-                "composite": composite,
-                "aggs": {"amount": {"sum": {"field": rule.spec.sum_field}}},
-            }
-        },
+        "aggs": {"history": history},
     }
 
 
@@ -440,5 +439,48 @@ def silence_query(
                     }
                 },
             },
+        },
+    }
+
+
+def silence_timeline_query(
+    host_field: str,
+    window: TimeWindow,
+    *,
+    interval: timedelta,
+    after: AfterKey | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> QueryBody:
+    """Build the query for a source's event timeline: first and last event per host and slot.
+
+    The timeline follows `@timestamp`, not `event.ingested`, so it shows when
+    events happened whenever they arrived. Events without a host form the
+    host `None`. With `interval` at most the smallest allowed silence, every
+    longer gap lies between two slots, so the first and last event of each
+    slot locate it exactly.
+    """
+    sources: list[QueryBody] = [
+        {"host": {"terms": {"field": host_field, "missing_bucket": True}}},
+        {
+            "slot": {
+                "date_histogram": {
+                    "field": TIMESTAMP,
+                    "fixed_interval": f"{int(interval.total_seconds())}s",
+                }
+            }
+        },
+    ]
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": {"bool": {"filter": [range_filter(TIMESTAMP, window)]}},
+        "aggs": {
+            "timeline": {
+                "composite": _composite(sources, after, page_size),
+                "aggs": {
+                    "first": {"min": {"field": TIMESTAMP}},
+                    "last": {"max": {"field": TIMESTAMP}},
+                },
+            }
         },
     }

@@ -15,7 +15,7 @@ from socwb.checkpoints import RunRecord
 from socwb.detection import Detector
 from socwb.errors import SearchUnavailableError
 from socwb.rules.catalog import AUTH_FAILURE_SPIKE, LOG_SOURCE_STOPPED
-from socwb.rules.model import from_epoch_millis, iso
+from socwb.rules.model import TimeWindow, from_epoch_millis, iso
 from socwb.search import SearchBackend
 from socwb.search.opensearch import OpenSearchBackend, build_opensearch_client
 from socwb.search.retry import RetryPolicy
@@ -196,3 +196,51 @@ def test_run_killed_before_checkpoint_alerts_once_on_rerun(
     assert len(alerts) == 20
     assert {alert.count for alert in alerts} == {12}
     assert (rerun.alerts_created, rerun.alerts_updated) == (0, 20)
+
+
+def timed_event(host: str, moment: datetime) -> dict[str, Any]:
+    return {
+        "@timestamp": iso(moment),
+        "event": {"kind": "event", "category": ["host"], "action": "heartbeat"},
+        "host": {"name": host},
+    }
+
+
+def test_backfill_finds_past_host_gap_once(
+    make_detector: MakeDetector, provisioned: SearchBackend, namespace: str
+) -> None:
+    stream = f"logs-edr.sentinelone-{namespace}"
+    catalogue = small_catalogue({})
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    steady = [timed_event("db-02", moment) for moment in every(start, 600, 48)]
+    gapped = every(start, 600, 6) + every(start + timedelta(hours=4), 600, 24)
+    events = [*steady, *(timed_event("app-03", moment) for moment in gapped)]
+    index_events(provisioned, stream, events)
+    window = TimeWindow(start, start + timedelta(hours=8))
+
+    detector = make_detector(catalogue=catalogue)
+    first = detector.run_range(LOG_SOURCE_STOPPED, window)
+    second = make_detector(catalogue=catalogue).run_range(LOG_SOURCE_STOPPED, window)
+
+    alerts = stored_alerts(detector, "log_source_stopped")
+    assert [alert.entity_key for alert in alerts] == ["source=edr host.name=app-03"]
+    assert alerts[0].first_event == start + timedelta(minutes=50)
+    assert alerts[0].last_event == start + timedelta(hours=4)
+    assert alerts[0].is_backfilled is True
+    assert alerts[0].evidence.buckets["silence_seconds"] == 3 * 3600 + 600
+    assert (first.alerts_created, second.alerts_created, second.alerts_updated) == (1, 0, 1)
+
+
+def test_backfill_ignores_gaps_within_allowance(
+    make_detector: MakeDetector, provisioned: SearchBackend, namespace: str
+) -> None:
+    stream = f"logs-edr.sentinelone-{namespace}"
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    moments = every(start, 3000, 10)
+    index_events(provisioned, stream, [timed_event("db-02", moment) for moment in moments])
+    window = TimeWindow(start, start + timedelta(hours=10))
+
+    record = make_detector(catalogue=small_catalogue({})).run_range(LOG_SOURCE_STOPPED, window)
+
+    assert record.alerts_created == 0
+    assert record.is_backfilled is True
