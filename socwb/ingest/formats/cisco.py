@@ -153,10 +153,35 @@ def _classify(fields: Fields, message_id: str, body: str) -> None:
         fields["event.category"] = ["configuration"]
         fields["event.type"] = ["change"]
         fields["event.action"] = "command-executed"
+        _classify_rule_command(fields, body)
     elif message_id.startswith("302"):
         built = body.startswith("Built")
         fields["event.type"] = ["connection", "start" if built else "end"]
         fields["event.action"] = "connection-built" if built else "connection-teardown"
+
+
+# Commands that change what traffic the firewall lets through.
+_RULE_COMMAND = re.compile(
+    r"executed(?: the)? '(?P<command>(?:no )?(?:access-list|access-group|object-group)\b[^']*)'"
+)
+# An ACE whose source is any address: `permit <protocol> any ...` (any, any4, any6).
+_OPEN_SOURCE = re.compile(r"\bpermit \S+ (?:any[46]?|0\.0\.0\.0 0\.0\.0\.0)\b")
+
+
+def _classify_rule_command(fields: Fields, body: str) -> None:
+    """Mark access-list and object-group commands as firewall rule changes."""
+    match = _RULE_COMMAND.search(body)
+    if match is None:
+        return
+    command = match["command"]
+    fields["event.category"] = ["configuration", "network"]
+    fields["event.action"] = "firewall-rule-changed"
+    words = command.split()
+    name_position = 2 if words[0] == "no" else 1
+    if len(words) > name_position:
+        fields["rule.name"] = words[name_position]
+    if not command.startswith("no ") and _OPEN_SOURCE.search(command):
+        fields["socwb.network.is_open_to_world"] = True
 
 
 def _classify_iam(fields: Fields, message_id: str, body: str) -> None:

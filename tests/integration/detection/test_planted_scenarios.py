@@ -52,11 +52,6 @@ POLICY_RULES = (
     "malware_detected",
 )
 
-ASA_ACCESS_LIST_GAP = (
-    "the cisco_asa normalizer classifies every executed command (111008, 111010) "
-    "as event.category configuration only, so an access-list entry lacks the "
-    "network category that firewall_rule_change requires"
-)
 POLICY_SCENARIOS = [
     "privileged_off_hours-1",
     "auth_failure_spike-1",
@@ -69,10 +64,7 @@ POLICY_SCENARIOS = [
     "log_source_stopped-1",
     "data_export_above_baseline-1",
     "new_admin_account-1",
-    pytest.param(
-        "firewall_rule_change-2",
-        marks=pytest.mark.xfail(strict=True, reason=ASA_ACCESS_LIST_GAP),
-    ),
+    "firewall_rule_change-2",
     "iam_policy_change-2",
     "new_admin_account-2",
     "privileged_off_hours-2",

@@ -139,3 +139,30 @@ def test_cisco_asa_without_header_is_rejected_without_fallback(parse_lines):
 
     assert isinstance(result, Rejected)
     assert result.reason.startswith("missing or invalid timestamp")
+
+
+ASA_ACL_OPEN = (
+    "Nov 23 2026 10:21:40 asa-01 : %ASA-5-111008: User 'felix.becker' executed the "
+    "'access-list outside_access_in extended permit tcp any host 10.0.2.20 eq 3389' command."
+)
+ASA_ACL_INTERNAL = (
+    "Nov 23 2026 10:25:00 asa-01 : %ASA-5-111010: User 'felix.becker', running 'CLI' from IP "
+    "10.8.0.13, executed 'access-list inside_in extended permit tcp 10.1.0.0 255.255.0.0 any'"
+)
+
+
+def test_cisco_asa_access_list_is_firewall_change(parse_lines):
+    event = parse_lines("cisco_asa", [ASA_ACL_OPEN], default_year=2026)[0]
+
+    assert field(event, "event.category") == ["configuration", "network"]
+    assert field(event, "event.action") == "firewall-rule-changed"
+    assert field(event, "rule.name") == "outside_access_in"
+    assert field(event, "socwb.network.is_open_to_world") is True
+    assert field(event, "user.name") == "felix.becker"
+
+
+def test_cisco_asa_internal_source_is_not_open(parse_lines):
+    event = parse_lines("cisco_asa", [ASA_ACL_INTERNAL], default_year=2026)[0]
+
+    assert field(event, "event.action") == "firewall-rule-changed"
+    assert field(event, "socwb.network.is_open_to_world") is None
