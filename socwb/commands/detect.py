@@ -13,7 +13,7 @@ from socwb.checkpoints import RunRecord
 from socwb.detection import Detector
 from socwb.errors import ConfigurationError, WorkbenchError
 from socwb.rules.catalog import builtin_rules, get_rule
-from socwb.rules.model import Rule, SilenceSpec, TimeWindow, iso
+from socwb.rules.model import Rule, TimeWindow, iso
 from socwb.search import SearchBackend, create_backend
 from socwb.settings import Settings
 
@@ -119,9 +119,6 @@ def run(
 
 
 def _run_one(detector: Detector, rule: Rule, window: TimeWindow | None) -> bool:
-    if window is not None and isinstance(rule.spec, SilenceSpec):
-        click.echo(f"{rule.id}: skipped, a silence rule checks the present only", err=True)
-        return True
     try:
         if window is not None:
             click.echo(_describe(detector.run_range(rule, window)))
