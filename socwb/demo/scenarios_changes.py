@@ -169,6 +169,7 @@ def _self_escalation(builder: Builder, day: int) -> None:
         user.email,
         _CLOUD,
         f"Engineer {user.email} attaches AdministratorAccess to their own IAM user.",
+        (f"new_admin_account:{user.email}",),
     )
 
 
@@ -199,6 +200,7 @@ def _okta_admin_group(builder: Builder, day: int) -> None:
         ("idp", "okta"),
         f"Identity administrator {admin.email} adds {target.email} to the Okta group "
         "AWS-Administrators.",
+        (f"new_admin_account:{target.email}",),
     )
 
 

@@ -332,6 +332,7 @@ def _data_export(builder: Builder, day: int) -> None:
         _APP,
         f"{user.email} exports the customers table five times, {total / 1e9:.2f} GB in all; "
         "the usual daily export volume is a few megabytes.",
+        ("egress_anomaly:shop-backoffice",),
     )
 
 

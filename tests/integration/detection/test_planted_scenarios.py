@@ -91,16 +91,10 @@ ANOMALY_SCENARIOS = [
 #   new addresses of the failures_then_success and mfa_push_fatigue scenarios;
 # - iam_policy_change and firewall_rule_change: administrators' routine changes
 #   in business hours;
-# - new_admin_account: the targets of the two iam_policy_change scenarios,
-#   which their also_matches entries do not list;
-# - egress_anomaly: the data export scenario's exports, which leave through
-#   the application service shop-backoffice.
 # A count above these bounds is a regression; a lower count is welcome.
 MAX_FALSE_POSITIVES = {
-    "egress_anomaly": 1,
     "firewall_rule_change": 2,
     "iam_policy_change": 4,
-    "new_admin_account": 2,
     "new_login_location": 12,
 }
 

@@ -180,15 +180,17 @@ def test_firewall_rule_changes(small_run: NormalizedRun):
         for e in _inside(small_run, cloud, "aws_cloudtrail")
         if field(e, "socwb.network.is_open_to_world") is True
     ]
-    commands = [
+    rule_changes = [
         e
         for e in _inside(small_run, asa, "cisco_asa")
-        if field(e, "event.action") == "command-executed" and field(e, "user.name") == asa.entity
+        if field(e, "event.action") == "firewall-rule-changed"
+        and field(e, "user.name") == asa.entity
     ]
 
     assert cloud.format == "aws_cloudtrail"
     assert [field(e, "user.name") for e in opened] == [cloud.entity]
-    assert any("access-list" in field(e, "message") for e in commands)
+    assert any("access-list" in field(e, "message") for e in rule_changes)
+    assert all(field(e, "socwb.network.is_open_to_world") is True for e in rule_changes)
 
 
 def test_benign_security_group_changes_stay_internal(small_run: NormalizedRun):
