@@ -27,6 +27,7 @@ from socwb.alerts.store import AlertStore, create_index
 from socwb.alerts.workflow import AlertWorkflow
 from socwb.auth import Permission, Principal, require
 from socwb.errors import AlertWorkflowError, ConflictError
+from socwb.history_log import append_entry, entry_id
 from socwb.notify.channels import DeliveryError, post_json
 from socwb.notify.config import WebhookChannelConfig
 from socwb.notify.templates import clean
@@ -117,7 +118,7 @@ class IncidentEntry(BaseModel):
     @property
     def entry_id(self) -> str:
         """The document id: incident id and zero-padded sequence number."""
-        return f"{self.incident_id}-{self.seq:06d}"
+        return entry_id(self.incident_id, self.seq)
 
 
 @dataclass(frozen=True)
@@ -392,12 +393,12 @@ class IncidentService:
 
     def _append(self, entry: IncidentEntry) -> None:
         try:
-            self.backend.index_document(
+            append_entry(
+                self.backend,
                 self.index,
+                entry.incident_id,
+                entry.seq,
                 entry.model_dump(mode="json"),
-                doc_id=entry.entry_id,
-                op_type="create",
-                refresh=True,
             )
         except ConflictError as exc:
             logger.info(

@@ -24,6 +24,7 @@ from socwb.alerts.model import Alert
 from socwb.alerts.store import alerts_index, create_index
 from socwb.auth import Permission, PermissionDenied, Principal, require
 from socwb.errors import AlertWorkflowError, ConflictError
+from socwb.history_log import append_entry
 from socwb.reporting import ReportMonth, TuningChange
 from socwb.rules.model import FIELD_PATTERN, iso
 from socwb.search import SearchBackend
@@ -455,10 +456,13 @@ class SuppressionStore:
         )
 
     def _append(self, event: SuppressionEvent) -> None:
-        document_id = f"{event.suppression_id}-{event.seq:06d}"
         try:
-            self.backend.index_document(
-                self.history_index, event.model_dump(mode="json"), doc_id=document_id, refresh=True
+            append_entry(
+                self.backend,
+                self.history_index,
+                event.suppression_id,
+                event.seq,
+                event.model_dump(mode="json"),
             )
         except ConflictError as exc:
             raise AlertWorkflowError(

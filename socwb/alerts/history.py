@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from socwb.alerts.model import AlertStatus
 from socwb.alerts.store import create_index
+from socwb.history_log import append_entry, entry_id
 from socwb.rules.model import iso
 from socwb.search import SearchBackend
 
@@ -98,7 +99,7 @@ class HistoryEntry(BaseModel):
 
 def history_entry_id(alert_id: str, seq: int) -> str:
     """Return the document id of an alert's entry number `seq`."""
-    return f"{alert_id}-{seq:06d}"
+    return entry_id(alert_id, seq)
 
 
 def history_index(namespace: str) -> str:
@@ -185,12 +186,8 @@ class HistoryStore:
             ConflictError: An entry with this alert id and sequence number exists.
         """
         self.ensure_index()
-        self.backend.index_document(
-            self.index,
-            entry.model_dump(mode="json"),
-            doc_id=entry.entry_id,
-            op_type="create",
-            refresh=True,
+        append_entry(
+            self.backend, self.index, entry.alert_id, entry.seq, entry.model_dump(mode="json")
         )
         logger.info(
             "history appended alert_id=%s seq=%d action=%s user=%s",
