@@ -101,7 +101,7 @@ def require(principal: Principal | None, permission: Permission) -> Principal:
     """Raise unless `principal` has `permission`; return the principal for chaining.
 
     Raises:
-        PermissionDenied: Nobody is signed in, or no role of the principal grants it.
+        PermissionDenied: No user is signed in, or no role of the principal grants it.
     """
     if principal is None:
         raise PermissionDenied(f"{permission.value} requires a signed-in user; sign in first")

@@ -348,7 +348,7 @@ class IncidentService:
             )
         if status in (IncidentStatus.CLOSED, IncidentStatus.OPEN) and not _text(note):
             raise AlertWorkflowError(
-                f"moving incident {incident.id} to {status.value!r} needs a note that says why"
+                f"moving incident {incident.id} to {status.value!r} requires a note with the reason"
             )
         changed = self._change(
             principal, incident, IncidentAction.CHANGE_STATUS, to_status=status, note=note

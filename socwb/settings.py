@@ -215,7 +215,7 @@ class DetectorSettings(_Section):
     catch_up_chunk: timedelta = Field(
         default=timedelta(minutes=15),
         gt=timedelta(0),
-        description="Longest arrival window of one run while catching up after downtime.",
+        description="Maximum arrival window of one run while catching up after downtime.",
     )
     first_run_lookback: timedelta = Field(
         default=timedelta(hours=1),
@@ -313,16 +313,24 @@ def settings_reference() -> list[tuple[str, str, str]]:
             for name, field in annotation.model_fields.items():
                 default = field.get_default(call_default_factory=True)
                 rows.append(
-                    (variable_name((section_name, name)), _shown(default), field.description or "")
+                    (
+                        variable_name((section_name, name)),
+                        _display_default(default),
+                        field.description or "",
+                    )
                 )
         else:
             rows.append(
-                (variable_name((section_name,)), _shown(section.default), section.description or "")
+                (
+                    variable_name((section_name,)),
+                    _display_default(section.default),
+                    section.description or "",
+                )
             )
     return rows
 
 
-def _shown(default: Any) -> str:
+def _display_default(default: Any) -> str:
     if default is None or default == []:
         return "-"
     if isinstance(default, list):

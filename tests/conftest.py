@@ -1,7 +1,7 @@
 """Shared fixtures: an isolated environment, settings, and a live search engine.
 
 The engine comes from, in order: SOCWB_TEST_SEARCH_URL; an OpenSearch
-container through testcontainers when a Docker engine answers; otherwise the
+container through testcontainers when a Docker engine responds; otherwise the
 local node that ``socwb node start`` assembles, started once per session and
 stopped at the end only if this session started it.
 """

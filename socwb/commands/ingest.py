@@ -129,10 +129,10 @@ def ingest(
     Records that fail to parse or that the engine rejects go to the
     logs-socwb.deadletter-<namespace> data stream with the reason, file and line.
 
-    Exit status: 0 when every record was indexed or was a duplicate; 3 when some
-    records were dead-lettered; 1 when the run failed (the error message states how
-    many records were not written and where to resume); 2 on usage errors, such as an
-    unknown or ambiguous format.
+    Exit status is 0 when every record was indexed or was a duplicate, and 3 when
+    some records were dead-lettered. It is 1 when the run failed, and the error
+    message then states how many records were not written and where to resume.
+    It is 2 on usage errors, such as an unknown or ambiguous format.
     """
     settings = context.obj if isinstance(context.obj, Settings) else load_settings()
     options = IngestOptions(

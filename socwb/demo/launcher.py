@@ -214,27 +214,9 @@ def start_processes(
 ) -> dict[str, int]:
     """Start the detector service and the workbench in the background unless running."""
     running = running_processes(state)
-    environment = dict(os.environ)
-    environment["SOCWB_ORGANISATION__TIMEZONE"] = manifest.timezone
-    privileged = sorted(set(settings.detectors.privileged_users) | set(manifest.privileged_users))
-    environment["SOCWB_DETECTORS__PRIVILEGED_USERS"] = ",".join(privileged)
-    environment["SOCWB_WORKBENCH__USERS_FILE"] = str(state.users_file)
-    environment["SOCWB_SEARCH__NAMESPACE"] = settings.search.namespace
-    commands = {
-        "detectors": [sys.executable, "-m", "socwb", "detect", "serve"],
-        "workbench": [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(repository_root() / "app" / "Home.py"),
-            "--server.headless=true",
-            f"--server.port={port}",
-            "--server.address=127.0.0.1",
-            "--browser.gatherUsageStats=false",
-        ],
-    }
-    for name, command in commands.items():
+    environment = _demo_environment(state, settings, manifest)
+
+    for name, command in _demo_commands(port).items():
         if name in running:
             continue
         with open(state.log_file(name), "ab") as log:
@@ -249,8 +231,42 @@ def start_processes(
             )
         running[name] = process.pid
         logger.info("demo process started name=%s pid=%d", name, process.pid)
+
     state.pid_file.write_text(json.dumps(running), encoding="utf-8")
     return running
+
+
+def _demo_environment(state: DemoState, settings: Settings, manifest: Manifest) -> dict[str, str]:
+    """Return the demo processes' environment.
+
+    It sets the generated organisation's zone and administrators, the demo's
+    users file and the namespace.
+    """
+    environment = dict(os.environ)
+    environment["SOCWB_ORGANISATION__TIMEZONE"] = manifest.timezone
+    privileged = sorted(set(settings.detectors.privileged_users) | set(manifest.privileged_users))
+    environment["SOCWB_DETECTORS__PRIVILEGED_USERS"] = ",".join(privileged)
+    environment["SOCWB_WORKBENCH__USERS_FILE"] = str(state.users_file)
+    environment["SOCWB_SEARCH__NAMESPACE"] = settings.search.namespace
+    return environment
+
+
+def _demo_commands(port: int) -> dict[str, list[str]]:
+    workbench = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(repository_root() / "app" / "Home.py"),
+        "--server.headless=true",
+        f"--server.port={port}",
+        "--server.address=127.0.0.1",
+        "--browser.gatherUsageStats=false",
+    ]
+    return {
+        "detectors": [sys.executable, "-m", "socwb", "detect", "serve"],
+        "workbench": workbench,
+    }
 
 
 def running_processes(state: DemoState) -> dict[str, int]:

@@ -146,7 +146,7 @@ TRAVEL_DAYS = range(5, 9)
 """Day indexes on which the traveller works from `TRAVEL_COUNTRY` (Tokyo office hours)."""
 
 MIN_USERS = 48
-"""Fewest users that leave every scenario its own people (password spraying needs 18)."""
+"""Minimum number of users that gives every scenario its own people (password spraying needs 18)."""
 
 VPN_POOL = "10.8.0"
 APP_HOSTS = ("web-01", "web-02", "web-03", "web-04")
@@ -164,7 +164,7 @@ APP_SERVICE_ACCOUNTS = ("svc-orders", "svc-billing", "svc-search", "svc-notify")
 
 @dataclass(frozen=True)
 class User:
-    """One person of the organisation and the names each source knows them by."""
+    """One person of the organisation and the name each source records for them."""
 
     index: int
     first_name: str
@@ -200,7 +200,7 @@ class User:
 
     @property
     def is_admin(self) -> bool:
-        """Return whether the person holds administrator rights."""
+        """Return whether the person has administrator rights."""
         return self.role == "admin"
 
     @property

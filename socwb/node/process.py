@@ -321,7 +321,7 @@ def _drop_privileges_prefix(user: str) -> list[str]:
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         raise ToolMissingError(
-            "OpenSearch refuses to run as root and setpriv (util-linux) was not found; "
+            "OpenSearch does not run as root, and setpriv (util-linux) was not found; "
             "run socwb as an unprivileged user or install util-linux"
         )
     return [setpriv, f"--reuid={user}", f"--regid={user}", "--init-groups"]

@@ -249,7 +249,7 @@ class PagerDutyChannel:
         return self.config.name
 
     def send(self, message: Message) -> None:
-        """Post one trigger event; PagerDuty answers 202 when it accepts it.
+        """Post one trigger event; PagerDuty responds with 202 when it accepts it.
 
         Raises:
             DeliveryError: The post failed.
@@ -289,7 +289,8 @@ class SmtpChannel:
             ) from None
         except smtplib.SMTPRecipientsRefused:
             raise DeliveryError(
-                f"SMTP server {server} refused every recipient", is_retryable=False
+                f"SMTP server {server} rejected every recipient; check the addresses",
+                is_retryable=False,
             ) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(

@@ -284,7 +284,7 @@ DATA_EXPORT_ABOVE_BASELINE = Rule(
 )
 
 # NOTE: the floors and the minimum history of the three anomaly rules below
-# are assumed values for an organisation of about 50 people; set them from the
+# are assumed values for an organisation of about 50 people. Set them from the
 # organisation's own volumes.
 _ANOMALY_MIN_HISTORY_BUCKETS = 5
 

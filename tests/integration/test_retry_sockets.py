@@ -59,7 +59,7 @@ def test_closed_port_retries_with_backoff_then_fails(caplog: pytest.LogCaptureFi
 
 
 class _OverloadedHandler(BaseHTTPRequestHandler):
-    """Answers 503, then 429, then a normal OpenSearch root document."""
+    """Responds with 503, then 429, then a normal OpenSearch root document."""
 
     statuses: list[int] = []
 
