@@ -123,7 +123,7 @@ def test_history_is_append_only(
 def test_close_requires_note(service: IncidentService) -> None:
     incident = service.create(ANALYST, "Stuffing", Severity.HIGH)
 
-    with pytest.raises(AlertWorkflowError, match="needs a note"):
+    with pytest.raises(AlertWorkflowError, match="requires a note"):
         service.close(ANALYST, incident, " ")
 
 
