@@ -1,0 +1,1 @@
+"""The SOC 2 evidence pack: tables an auditor reads without the product."""
