@@ -137,6 +137,8 @@ def apply(change: Callable[[], Incident], done: str) -> None:
     except AlertWorkflowError as exc:
         st.error(f"Not saved: {exc}")
         return
+    for key in (state.INCIDENT_LINK_ALERT_ID, state.INCIDENT_NOTE, state.INCIDENT_CLOSE_NOTE):
+        st.session_state.pop(key, None)
     st.session_state[state.FLASH] = done
     st.rerun()
 
