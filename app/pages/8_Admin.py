@@ -1,6 +1,6 @@
 """Admin: source coverage, provisioning preview and apply, lifecycle state, users.
 
-Only the admin role sees this page. The functions in `socwb.administration` check
+The page is for the admin role only. The functions in `socwb.administration` check
 the role again on every call, so the page's check is not the only guard.
 """
 
@@ -36,17 +36,18 @@ services = backend.services()
 
 def show_coverage(report: list[SourceCoverage]) -> None:
     st.subheader("Source coverage")
-    rows = [
-        {
-            "source": item.source,
-            "last event": item.last_event or "-",
-            "events 24h": item.events_24h,
-            "log types seen": f"{len(item.log_types_seen)}"
-            f"/{len(item.log_types_seen) + len(item.log_types_missing)}",
-            "findings": len(item.findings),
-        }
-        for item in report
-    ]
+    rows = []
+    for item in report:
+        required = len(item.log_types_seen) + len(item.log_types_missing)
+        rows.append(
+            {
+                "source": item.source,
+                "last event": item.last_event or "-",
+                "events 24h": item.events_24h,
+                "log types seen": f"{len(item.log_types_seen)}/{required}",
+                "findings": len(item.findings),
+            }
+        )
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     findings = [f"{item.source}: {finding}" for item in report for finding in item.findings]
     if findings:
