@@ -108,7 +108,10 @@ def index_alerts(store: AlertStore, count: int, seed: int) -> float:
         batch = [build_alert(generator, now) for _ in range(min(BATCH_SIZE, count - first))]
         existing = store.create_many(batch)
         if existing:
-            raise SystemExit(f"{len(existing)} generated alert ids existed already")
+            raise SystemExit(
+                f"{len(existing)} generated alert ids exist already in {store.index}; "
+                "delete the index and run again"
+            )
     store.refresh()
     return time.perf_counter() - started
 
@@ -194,13 +197,13 @@ def measure_render(
     with tempfile.TemporaryDirectory(prefix="socwb-bench-users-") as folder:
         services = page_services(backend, namespace, Path(folder) / "users.json")
         last_page = LAST_PAGE_OFFSET // QUEUE_PAGE_SIZE + 1
-        shown = check_page(render_queue(services, 1), expected_total)
+        first_page = check_page(render_queue(services, 1), expected_total)
         return {
             "page 1": median_seconds(lambda: render_queue(services, 1), repetitions),
             f"page {last_page}": median_seconds(
                 lambda: render_queue(services, last_page), repetitions
             ),
-            "shown": shown,
+            "first page content": first_page,
         }
 
 
