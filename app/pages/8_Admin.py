@@ -6,6 +6,8 @@ the role again on every call, so the page's check is not the only guard.
 
 from __future__ import annotations
 
+import logging
+
 import backend
 import pandas as pd
 import state
@@ -20,7 +22,10 @@ from socwb.administration import (
 )
 from socwb.auth import Permission, PermissionDenied, Principal, require
 from socwb.coverage import SourceCoverage
+from socwb.errors import WorkbenchError
 from socwb.provisioning import ApplyReport
+
+logger = logging.getLogger(__name__)
 
 st.set_page_config(page_title="Admin", layout="wide")
 st.title("Admin")
@@ -102,7 +107,14 @@ def apply_form(user: Principal) -> None:
         "I reviewed the preview; apply it to the cluster", key=state.ADMIN_APPLY_CONFIRM
     )
     if st.button("Apply", key=state.ADMIN_APPLY, disabled=not is_confirmed):
-        report = apply_provisioning(user, services.search, services.namespace)
+        try:
+            report = apply_provisioning(user, services.search, services.namespace)
+        except WorkbenchError as exc:
+            logger.error(
+                "apply failed user=%s namespace=%s error=%s", user.name, services.namespace, exc
+            )
+            st.error(f"Apply failed: {exc}. Check the preview and the engine, then apply again.")
+            return
         st.session_state[state.FLASH] = (
             f"Applied: {report.count('create')} created, {report.count('update')} updated, "
             f"{report.count('unchanged')} unchanged."

@@ -14,7 +14,7 @@ from socwb.provisioning import apply_assets, uses_lifecycle_fallback
 from socwb.search import SearchBackend
 
 from .conftest import ANALYST, REVIEWER
-from .test_pages import PASSWORD, all_text, services, session_for, state
+from .test_pages import PASSWORD, all_text, page, services, session_for, state
 
 __all__ = ["services"]
 
@@ -33,6 +33,15 @@ def admin_services(services: Any) -> Any:
 
 def table_with(app: Any, column: str) -> Any:
     return next(element.value for element in app.dataframe if column in element.value.columns)
+
+
+def test_page_without_session_shows_nothing(admin_services: Any) -> None:
+    app = page(PAGE).run()
+
+    assert not app.exception
+    assert "Sign in on the Home page" in app.warning[0].value
+    assert len(app.dataframe) == 0
+    assert len(app.metric) == 0
 
 
 @pytest.mark.parametrize("user", [ANALYST, REVIEWER, AUDITOR], ids=lambda user: user.name)
