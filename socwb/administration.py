@@ -15,9 +15,9 @@ from typing import Any
 from socwb.auth import Permission, Principal, Role, UsersFile, require
 from socwb.catalogue import load_catalogue
 from socwb.coverage import SourceCoverage, coverage_report
-from socwb.lifecycle_fallback import index_states
+from socwb.lifecycle_fallback import index_states, stored_fallback_policy
 from socwb.provisioning import ApplyReport, apply_assets, uses_lifecycle_fallback
-from socwb.search import SearchBackend
+from socwb.search import QueryBody, SearchBackend
 
 logger = logging.getLogger(__name__)
 
@@ -136,20 +136,39 @@ def _fallback_states(
     backend: SearchBackend, namespace: str, indices: list[str]
 ) -> list[IndexLifecycle]:
     stored = {state["index"]: state for state in index_states(backend, namespace)}
-    states = [_stored_state(state) for state in stored.values()]
+    policies: dict[str, QueryBody | None] = {}
+    states = []
+    for state in stored.values():
+        name = str(state["policy"])
+        if name not in policies:
+            policies[name] = stored_fallback_policy(backend, name)
+        states.append(_stored_state(state, policies[name]))
     states += [IndexLifecycle(index, None, NOT_RUN_YET) for index in indices if index not in stored]
     return sorted(states, key=lambda state: state.index)
 
 
-def _stored_state(state: dict[str, Any]) -> IndexLifecycle:
+def _stored_state(state: dict[str, Any], policy: QueryBody | None) -> IndexLifecycle:
+    is_deleted = bool(state.get("deleted_at"))
     return IndexLifecycle(
         index=state["index"],
-        policy=state.get("policy"),
-        state="deleted" if state.get("deleted_at") else str(state["state"]),
-        action=f"action {state.get('action_position', 0)}",
+        policy=state["policy"],
+        state="deleted" if is_deleted else str(state["state"]),
+        action=None if is_deleted else _next_action(policy, state),
         rolled_over_at=state.get("rolled_over_at"),
         deleted_at=state.get("deleted_at"),
     )
+
+
+def _next_action(policy: QueryBody | None, state: dict[str, Any]) -> str:
+    """Return the policy action the index waits for, or `transition` once all actions ran."""
+    if policy is None:
+        return "policy missing"
+    states = {item["name"]: item for item in policy["policy"]["states"]}
+    actions = states.get(state["state"], {}).get("actions", [])
+    position = int(state.get("action_position", 0))
+    if position >= len(actions):
+        return "transition"
+    return str(next(iter(actions[position])))
 
 
 def _explained_state(backend: SearchBackend, index: str) -> IndexLifecycle:

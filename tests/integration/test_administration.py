@@ -99,9 +99,15 @@ def test_lifecycle_states_list_every_backing_index(backend: SearchBackend, names
     assert [(item.index, item.state) for item in before] == [(index, NOT_RUN_YET)]
     assert after[0].index == index
     assert after[0].policy == f"socwb-retention-edr-{namespace}"
-    assert after[0].state != NOT_RUN_YET
+    assert after[0].state == "hot"
+    assert after[0].action == "transition"
     assert after[0].rolled_over_at is not None
     assert len(after) == 2
+    assert after[1].state == NOT_RUN_YET
+    run_lifecycle(backend, namespace, datetime.now(UTC) + timedelta(days=1))
+    successor = lifecycle_states(ADMIN, backend, namespace)[1]
+    assert successor.state == "hot"
+    assert successor.action == "rollover"
 
 
 def test_user_list_has_no_password_hashes(tmp_path: Path) -> None:
