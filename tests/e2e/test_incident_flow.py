@@ -1,4 +1,4 @@
-"""The incident flow in a real headless Chromium: create, link, note, close, export."""
+"""The Incidents and Admin pages in a real headless Chromium: the incident flow, no sign-in."""
 
 from __future__ import annotations
 
@@ -9,10 +9,19 @@ import pytest
 from socwb.alerts.history import HistoryStore
 from socwb.auth import Principal, Role
 from socwb.incidents import IncidentService, IncidentStatus
+from socwb.rules.model import Severity
 from socwb.search import SearchBackend
 
 from .conftest import ANALYST, CHROMIUM, CHROMIUM_MISSING, AlertFactory, ScreenshotTaker
-from .test_browser import click_button, fill_and_commit, go_to, open_app, settle, sign_in
+from .test_browser import (
+    SIGN_IN_HINT,
+    click_button,
+    fill_and_commit,
+    go_to,
+    open_app,
+    settle,
+    sign_in,
+)
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is missing; pip install playwright"
@@ -95,3 +104,32 @@ def test_analyst_works_incident_to_closed_export(
     assert f"| {alert.id} |" in markdown
     assert "- Status: closed" in markdown
     assert "contained, passwords reset" in markdown
+
+
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        pytest.param("Incidents", "Incidents", id="incidents"),
+        pytest.param("Admin", "Admin", id="admin"),
+    ],
+)
+def test_new_page_without_sign_in_shows_nothing(
+    page: Page,
+    app_url: str,
+    backend: SearchBackend,
+    namespace: str,
+    screenshot: ScreenshotTaker,
+    path: str,
+    title: str,
+) -> None:
+    analyst = Principal(ANALYST.name, frozenset({ANALYST.role}))
+    IncidentService(backend, namespace).create(analyst, TITLE, Severity.HIGH)
+
+    open_app(page, f"{app_url}/{path}")
+    screenshot("page")
+
+    expect(page.get_by_role("heading", name=title, level=1)).to_be_visible()
+    expect(page.get_by_text(SIGN_IN_HINT)).to_be_visible()
+    expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(0)
+    expect(page.locator('[data-testid="stMetric"]')).to_have_count(0)
+    assert TITLE not in page.locator("body").inner_text()
