@@ -113,7 +113,7 @@ def test_analyst_works_incident_to_closed_export(
         pytest.param("Admin", "Admin", id="admin"),
     ],
 )
-def test_new_page_without_sign_in_shows_nothing(
+def test_page_without_sign_in_hides_incidents(
     page: Page,
     app_url: str,
     backend: SearchBackend,
