@@ -22,6 +22,7 @@ from socwb.auth import (
     SessionRegistry,
     UsersFile,
 )
+from socwb.incidents import IncidentService
 from socwb.search import SearchBackend, create_backend
 from socwb.settings import load_settings
 
@@ -42,6 +43,11 @@ class Services:
     def workflow(self) -> AlertWorkflow:
         """The alert workflow of the namespace."""
         return AlertWorkflow(self.search, self.namespace)
+
+    @property
+    def incidents(self) -> IncidentService:
+        """The incident service of the namespace."""
+        return IncidentService(self.search, self.namespace)
 
 
 _override: Services | None = None
@@ -147,6 +153,7 @@ def sign_out() -> None:
     if session_id:
         services().sessions.end(session_id)
     st.session_state.pop(state.OPENED_ALERT, None)
+    st.session_state.pop(state.OPENED_INCIDENT, None)
     if is_oidc_configured() and st.user.is_logged_in:
         st.logout()
     st.rerun()

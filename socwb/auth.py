@@ -36,6 +36,7 @@ class Role(StrEnum):
     ANALYST = "analyst"
     REVIEWER = "reviewer"
     ADMIN = "admin"
+    AUDITOR = "auditor"
 
 
 class Permission(StrEnum):
@@ -60,11 +61,14 @@ _ANALYST = frozenset(
 )
 _REVIEWER = _ANALYST | {Permission.DECIDE_SUPPRESSION}
 _ADMIN = _REVIEWER | {Permission.PROVISION, Permission.ADMINISTER_USERS}
+# Auditors read alerts, incidents and reports, and change nothing.
+_AUDITOR = frozenset({Permission.VIEW_ALERTS, Permission.VIEW_REPORTS})
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.ANALYST: _ANALYST,
     Role.REVIEWER: _REVIEWER,
     Role.ADMIN: _ADMIN,
+    Role.AUDITOR: _AUDITOR,
 }
 """Permissions per role. Deciding on one's own suppression proposal is refused separately."""
 
@@ -163,6 +167,11 @@ class UserRecord(BaseModel):
     is_disabled: bool = False
     created_at: datetime
     disabled_at: datetime | None = None
+
+    @property
+    def sign_in_method(self) -> str:
+        """How the user signs in: `password`, or `oidc` when no hash is stored."""
+        return "password" if self.password_hash else "oidc"
 
     def principal(self) -> Principal:
         """Return the principal this user signs in as."""

@@ -6,8 +6,10 @@ configuration errors. Errors go to stderr as ``ErrorName: message``.
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -143,7 +145,7 @@ def apply(context: click.Context, dry_run: bool) -> None:
     settings = _settings(context)
     backend = create_backend(settings.search)
     try:
-        report = apply_assets(backend, settings.search.namespace, dry_run=dry_run)
+        report = apply_assets(backend, settings.search.namespace, dry_run=dry_run, actor=_os_user())
     finally:
         backend.close()
     verb = {"create": "would create", "update": "would update"} if dry_run else {}
@@ -162,6 +164,15 @@ def apply(context: click.Context, dry_run: bool) -> None:
         else f"{report.count('create')} created, {report.count('update')} updated, "
         f"{report.count('unchanged')} unchanged"
     )
+
+
+def _os_user() -> str:
+    """Return the operating-system user running the command, for the apply log lines."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        # No login name and no passwd entry, e.g. an arbitrary uid in a container.
+        return f"uid={os.getuid()}"
 
 
 @cli.group()

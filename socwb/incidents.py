@@ -37,6 +37,8 @@ from socwb.search import SearchBackend
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 1_000
+MAX_LIST_WINDOW = 10_000
+"""OpenSearch's default `index.max_result_window`: `from + size` may not exceed it."""
 
 _KEYWORD: dict[str, Any] = {"type": "keyword"}
 
@@ -145,6 +147,16 @@ class Incident:
     def notes(self) -> list[IncidentEntry]:
         """Entries that carry a note, oldest first."""
         return [entry for entry in self.timeline if entry.note]
+
+
+@dataclass(frozen=True)
+class IncidentPage:
+    """One page of the incident list, newest first."""
+
+    incidents: list[Incident]
+    total: int
+    offset: int
+    size: int
 
 
 def incident_history_index(namespace: str) -> str:
@@ -365,6 +377,53 @@ class IncidentService:
         """Return the linked alerts that still exist, in link order."""
         found = (self.alerts.get(alert_id) for alert_id in incident.alert_ids)
         return [alert for alert in found if alert is not None]
+
+    def list_page(self, principal: Principal, *, offset: int = 0, size: int = 50) -> IncidentPage:
+        """Return one page of incidents, newest first, each folded from its whole history.
+
+        Raises:
+            PermissionDenied: The principal may not view alerts.
+            ValueError: The page lies beyond the first `MAX_LIST_WINDOW` incidents.
+        """
+        require(principal, Permission.VIEW_ALERTS)
+        if offset < 0 or size < 1 or offset + size > MAX_LIST_WINDOW:
+            raise ValueError(
+                f"incident page offset={offset} size={size} is outside the first "
+                f"{MAX_LIST_WINDOW} incidents; choose an earlier page"
+            )
+        body = {
+            "from": offset,
+            "size": size,
+            "track_total_hits": True,
+            "query": {"term": {"action": IncidentAction.CREATE.value}},
+            "sort": [{"at": "desc"}, {"incident_id": "asc"}],
+            "_source": ["incident_id"],
+        }
+        response = self.backend.search(self.index, body, ignore_unavailable="true")
+        ids = [str(hit["_source"]["incident_id"]) for hit in response["hits"]["hits"]]
+        total = int(response["hits"]["total"]["value"])
+        return IncidentPage(self._fold_many(ids), total, offset, size)
+
+    def _fold_many(self, incident_ids: list[str]) -> list[Incident]:
+        """Fold several incidents from one search, in the order of `incident_ids`."""
+        if not incident_ids:
+            return []
+        body = {
+            "size": MAX_LIST_WINDOW,
+            "track_total_hits": True,
+            "query": {"terms": {"incident_id": incident_ids}},
+            "sort": [{"incident_id": "asc"}, {"seq": "asc"}],
+        }
+        response = self.backend.search(self.index, body)
+        hits = response["hits"]["hits"]
+        grouped: dict[str, list[IncidentEntry]] = {key: [] for key in incident_ids}
+        for hit in hits:
+            entry = IncidentEntry.model_validate(hit["_source"])
+            grouped[entry.incident_id].append(entry)
+        if int(response["hits"]["total"]["value"]) > len(hits):
+            # More entries than one response holds: read each incident on its own.
+            grouped = {key: self._entries(key) for key in incident_ids}
+        return [fold_incident(grouped[key]) for key in incident_ids]
 
     def _change(
         self,

@@ -72,6 +72,7 @@ def apply_assets(
     *,
     dry_run: bool = False,
     root: Path | None = None,
+    actor: str = "unknown",
 ) -> ApplyReport:
     """Install every asset for ``namespace`` and attach policies to existing indices.
 
@@ -80,6 +81,8 @@ def apply_assets(
         namespace: suffix of every resource and data stream name.
         dry_run: report the differences without changing anything.
         root: repository root holding the asset folders; the source checkout by default.
+        actor: who runs it, written to the start and finish log lines: the workbench
+            user, or the operating-system user of the ``socwb apply`` command.
 
     Raises:
         ProvisioningError: an asset file is invalid.
@@ -88,7 +91,8 @@ def apply_assets(
     engine = backend.info.distribution
     assets = rendered_assets(engine, namespace, root)
     report = ApplyReport(dry_run=dry_run)
-    uses_fallback = _uses_lifecycle_fallback(backend)
+    logger.info("apply started namespace=%s actor=%s dry_run=%s", namespace, actor, dry_run)
+    uses_fallback = uses_lifecycle_fallback(backend)
     if uses_fallback:
         report.notes.append(FALLBACK_NOTE)
 
@@ -108,6 +112,15 @@ def apply_assets(
         )
 
     report.attached = attach_policies(backend, assets, dry_run=dry_run, fallback=uses_fallback)
+    logger.info(
+        "apply finished namespace=%s actor=%s dry_run=%s created=%d updated=%d unchanged=%d",
+        namespace,
+        actor,
+        dry_run,
+        report.count("create"),
+        report.count("update"),
+        report.count("unchanged"),
+    )
     return report
 
 
@@ -187,7 +200,8 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _uses_lifecycle_fallback(backend: SearchBackend) -> bool:
+def uses_lifecycle_fallback(backend: SearchBackend) -> bool:
+    """Return whether the engine is OpenSearch without ISM, so socwb runs the retention."""
     return isinstance(backend, OpenSearchBackend) and not backend.has_ism()
 
 

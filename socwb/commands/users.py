@@ -33,7 +33,7 @@ _USERS_FILE_OPTION = click.option(
 
 @click.group("users")
 def users() -> None:
-    """Manage the workbench's local users: roles analyst, reviewer and admin."""
+    """Manage the workbench's local users: roles analyst, reviewer, admin and auditor."""
 
 
 @users.command("add")
@@ -82,9 +82,8 @@ def list_users(users_file: Path) -> None:
     click.echo(f"{'NAME':<32} {'ROLES':<24} {'SIGN-IN':<9} STATE")
     for record in records:
         roles = ",".join(role.value for role in record.roles)
-        method = "password" if record.password_hash else "oidc"
         state = "disabled" if record.is_disabled else "enabled"
-        click.echo(f"{record.name:<32} {roles:<24} {method:<9} {state}")
+        click.echo(f"{record.name:<32} {roles:<24} {record.sign_in_method:<9} {state}")
 
 
 @users.command("disable")

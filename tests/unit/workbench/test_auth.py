@@ -47,6 +47,11 @@ def principal(*roles: Role) -> Principal:
         (Role.ADMIN, Permission.DECIDE_SUPPRESSION, True),
         (Role.ADMIN, Permission.PROVISION, True),
         (Role.ADMIN, Permission.ADMINISTER_USERS, True),
+        (Role.AUDITOR, Permission.VIEW_ALERTS, True),
+        (Role.AUDITOR, Permission.VIEW_REPORTS, True),
+        (Role.AUDITOR, Permission.WORK_ALERTS, False),
+        (Role.AUDITOR, Permission.PROPOSE_SUPPRESSION, False),
+        (Role.AUDITOR, Permission.PROVISION, False),
     ],
     ids=lambda value: str(value),
 )
