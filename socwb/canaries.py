@@ -313,8 +313,7 @@ def _egress_anomaly(context: CanaryContext) -> Canary:
     service = f"egress.{CANARY_DOMAIN}"
     user = canary_user("egress_anomaly")
     history = [
-        _export(context, hour, user, service, 20 * MIB)
-        for hour in _history_hours(context.now, 6)
+        _export(context, hour, user, service, 20 * MIB) for hour in _history_hours(context.now, 6)
     ]
     spike = _export(context, context.now - timedelta(minutes=3), user, service, 500 * MIB)
     return Canary("egress_anomaly", [*history, spike], {"service.name": service})
@@ -442,9 +441,7 @@ def build_canary(rule_id: str, context: CanaryContext) -> Canary:
     builder = CANARY_BUILDERS.get(rule_id)
     if builder is None:
         known = ", ".join(sorted(CANARY_BUILDERS))
-        raise CanaryError(
-            f"no canary is defined for rule {rule_id!r}; canaries exist for {known}"
-        )
+        raise CanaryError(f"no canary is defined for rule {rule_id!r}; canaries exist for {known}")
     return builder(context)
 
 

@@ -37,7 +37,7 @@ from socwb.canaries import (
     stream_of,
 )
 from socwb.catalogue import Catalogue, load_catalogue
-from socwb.checkpoints import Checkpoint, CheckpointStore, RunStore
+from socwb.checkpoints import Checkpoint
 from socwb.detection import Detector
 from socwb.errors import SearchError, WorkbenchError
 from socwb.ingest.geo import create_geo_lookup
@@ -167,7 +167,9 @@ def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def check_alert(rule: Rule, canary: Canary, alerts: Sequence[Alert]) -> tuple[bool, str, Alert | None]:
+def check_alert(
+    rule: Rule, canary: Canary, alerts: Sequence[Alert]
+) -> tuple[bool, str, Alert | None]:
     """Check a rule's alerts against its canary: entity, severity and due time.
 
     Returns:
@@ -222,10 +224,10 @@ class ResultStore:
         if not operations:
             return
         outcome, _ = self.backend.bulk(operations, refresh=True)
-        if outcome.errors or outcome.retryable:
+        problems = outcome.errors or outcome.retryable
+        if problems:
             raise SearchError(
-                f"self-test results not stored in {self.index}: {outcome.errors or outcome.retryable}; "
-                "run the self-test again"
+                f"self-test results not stored in {self.index}: {problems}; run the self-test again"
             )
 
     def search(
@@ -308,9 +310,8 @@ class Selftest:
         self.results.write(results)
         self._raise_broken(results)
         failed = sum(not result.passed for result in results)
-        logger.info(
-            "self-test finished run_id=%s passed=%d failed=%d", run_id, len(results) - failed, failed
-        )
+        passed = len(results) - failed
+        logger.info("self-test finished run_id=%s passed=%d failed=%d", run_id, passed, failed)
         return results
 
     def _now(self) -> datetime:
