@@ -203,6 +203,9 @@ class Status:
     reason: str
 
 
+NO_COVERAGE = Status(False, "no coverage status for this source")
+
+
 @dataclass(frozen=True)
 class MatrixRow:
     """One alert type and one source that feeds it, with the three status facts."""
@@ -281,7 +284,9 @@ def build_matrix(
                     source_title=catalogue.source(key).title,
                     rule_live=liveness[rule.id],
                     canary_passing=canaries[rule.id],
-                    source_healthy=health.get(key, Status(False, "source not in the catalogue")),
+                    source_healthy=health.get(
+                        key, Status(False, "no coverage status for this source")
+                    ),
                 )
             )
     return rows
