@@ -30,7 +30,7 @@ from socwb.settings import OrganisationSettings
 logger = logging.getLogger(__name__)
 
 CANARY_FIELD = "canary"
-"""Field under `socwb` that marks a canary event; the index templates map it as boolean."""
+"""Field under `socwb` that marks a canary event. The index templates map it as boolean."""
 
 CANARY_DOMAIN = "canary.invalid"
 MIB = 1024 * 1024
@@ -38,7 +38,7 @@ OFF_HOURS_SEARCH = timedelta(days=8)
 """How far back the privileged-account canary looks for a time outside business hours."""
 
 CANARY_FORMATS = frozenset({"okta", "app_json", "aws_cloudtrail", "crowdstrike_stream", "trivy"})
-"""Formats of every canary record; the silence canary uses a source outside them."""
+"""Formats of every canary record. The silence canary uses a source outside them."""
 
 _ADMIN_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
 _READ_ONLY_POLICY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
@@ -65,7 +65,7 @@ class Canary:
         records: Raw vendor records, written before the detector cycle.
         expected_entity: Entity fields and values that the rule's alert must carry.
         silent_source: For silence rules, the catalogue source that must be reported
-            as never having sent; it receives no canary records.
+            as never having sent. It receives no canary records.
     """
 
     rule_id: str
@@ -79,7 +79,7 @@ class CanaryContext:
     """Inputs every canary builder receives.
 
     Attributes:
-        now: Time of the self-test run, aware UTC; canary events are dated before it.
+        now: Time of the self-test run, aware UTC. Canary events are dated before it.
         rng: Random source for event ids and addresses, fresh per run.
         organisation: Business hours, for the off-hours canary.
         privileged_users: Account names the off-hours rule watches.
@@ -441,7 +441,10 @@ def build_canary(rule_id: str, context: CanaryContext) -> Canary:
     builder = CANARY_BUILDERS.get(rule_id)
     if builder is None:
         known = ", ".join(sorted(CANARY_BUILDERS))
-        raise CanaryError(f"no canary is defined for rule {rule_id!r}; canaries exist for {known}")
+        raise CanaryError(
+            f"no canary is defined for rule {rule_id!r}, so it cannot be tested: add a "
+            f"builder to CANARY_BUILDERS in socwb/canaries.py (canaries exist for {known})"
+        )
     return builder(context)
 
 

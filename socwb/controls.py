@@ -305,7 +305,7 @@ def control_matrix(
     """Read rule runs, self-test results and coverage, and return the control matrix rows.
 
     Args:
-        coverage: A coverage report computed before; computed here when None.
+        coverage: A coverage report computed before, or None to compute it here.
     """
     settings = detector_settings or DetectorSettings()
     report = coverage if coverage is not None else coverage_report(backend, catalogue, namespace)

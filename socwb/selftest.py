@@ -50,7 +50,7 @@ from socwb.settings import Settings
 logger = logging.getLogger(__name__)
 
 SELFTEST_SUFFIX = "_selftest"
-"""Suffix of the selftest namespace; `-` is not allowed in data stream namespaces."""
+"""Suffix of the selftest namespace, with `_` because data stream namespaces forbid `-`."""
 
 RUN_LOOKBACK = timedelta(minutes=10)
 """Arrival window of the cycle: the canaries are written seconds before it starts."""
@@ -92,7 +92,7 @@ Clock = Callable[[], datetime]
 
 
 def selftest_namespace(namespace: str) -> str:
-    """Return the namespace that holds the canary events and alerts of `namespace`."""
+    """Return the namespace that contains the canary events and alerts of `namespace`."""
     return f"{namespace}{SELFTEST_SUFFIX}"
 
 
@@ -227,13 +227,13 @@ class ResultStore:
         problems = outcome.errors or outcome.retryable
         if problems:
             raise SearchError(
-                f"self-test results not stored in {self.index}: {problems}; run the self-test again"
+                f"self-test results not stored in {self.index}: {problems}. Run the self-test again"
             )
 
     def search(
         self, query: dict[str, Any], *, size: int = 1000, newest_first: bool = True
     ) -> list[SelftestResult]:
-        """Return results matching a query, by test time; none when the index does not exist."""
+        """Return results matching a query by test time, or none when the index is missing."""
         if self.backend.get_json(f"/{quote(self.index)}") is None:
             return []
         body = {
@@ -264,10 +264,10 @@ class Selftest:
     Args:
         backend: The engine.
         settings: Namespace, detector settings, business hours and privileged users.
-        rules: The rules to test; the built-in rules in the service, a modified
-            copy in tests that check a broken rule is caught.
+        rules: The rules to test. The service passes the built-in rules, and tests
+            pass a modified copy to check that a broken rule is caught.
         clock: Source of the current UTC time.
-        catalogue: Log source catalogue; the packaged one when None.
+        catalogue: Log source catalogue, or the packaged one when None.
     """
 
     def __init__(
@@ -379,7 +379,7 @@ class Selftest:
             if outcome.errors or outcome.retryable:
                 raise SearchError(
                     f"canary events not written to the {self.canary_namespace} namespace: "
-                    f"{outcome.errors or outcome.retryable}; check the templates with "
+                    f"{outcome.errors or outcome.retryable}. Check the templates with "
                     "'socwb apply --dry-run'"
                 )
         return canaries

@@ -15,7 +15,7 @@ st.set_page_config(page_title="Control matrix", layout="wide")
 st.title("Control matrix")
 principal = backend.require_principal()
 if not principal.roles:
-    st.error(f"User {principal.name} has no role; an admin must give them one to see controls.")
+    st.error(f"User {principal.name} has no role: ask an admin for one to see the controls.")
     st.stop()
 services = backend.services()
 detector_settings = load_settings().detectors

@@ -27,7 +27,7 @@ def selftest(context: click.Context) -> None:
     """Write canary events for every rule, run one detector cycle and check each alert.
 
     Canaries go to the <namespace>_selftest namespace, never to real logs or the
-    alert queue. Results are stored in socwb-selftest-<namespace>; a failing rule
+    alert queue. Results are stored in socwb-selftest-<namespace>, and a failing rule
     raises a High detection_broken alert in the real namespace. Exit status is 0
     when every rule passed and 1 otherwise.
     """

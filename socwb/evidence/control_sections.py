@@ -108,8 +108,8 @@ def control_tables(
             rows=[_matrix_row(row, now) for row in matrix],
             description=(
                 f"State at {iso(now)}. A rule is live when its latest run succeeded within "
-                "the degraded-after limit; its canary passes when the latest self-test of the "
-                "current rule definition passed; a source is healthy when the coverage "
+                "the degraded-after limit. Its canary passes when the latest self-test of the "
+                "current rule definition passed. A source is healthy when the coverage "
                 "report lists no findings for it."
             ),
         ),
@@ -174,7 +174,7 @@ def _result_row(result: SelftestResult) -> dict[str, object]:
 
 
 def summarise_results(results: Sequence[SelftestResult]) -> list[dict[str, object]]:
-    """Count runs, passes and failures per rule; results must be oldest first."""
+    """Count runs, passes and failures per rule, from results sorted oldest first."""
     by_rule: dict[str, list[SelftestResult]] = {}
     for result in results:
         by_rule.setdefault(result.rule_id, []).append(result)
