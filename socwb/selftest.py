@@ -39,7 +39,7 @@ from socwb.canaries import (
 from socwb.catalogue import Catalogue, load_catalogue
 from socwb.checkpoints import Checkpoint
 from socwb.detection import Detector
-from socwb.errors import SearchError, WorkbenchError
+from socwb.errors import SearchError
 from socwb.ingest.geo import create_geo_lookup
 from socwb.ingest.model import Event
 from socwb.provisioning import apply_assets
@@ -419,7 +419,8 @@ class Selftest:
             return replace(base, reason=str(canary))
         try:
             detector.run(rule)
-        except WorkbenchError as exc:
+        except Exception as exc:  # noqa: BLE001 - any error of a rule's run means it is broken
+            # Detector.run logged the failure with its traceback and recorded the run.
             return replace(base, reason=f"detector run failed: {type(exc).__name__}: {exc}")
         detector.alerts.refresh()
         alerts = detector.alerts.search({"term": {"rule_id": rule.id}})
