@@ -245,3 +245,16 @@ def test_canary_entities_are_reserved_names(full_run: SelftestRun) -> None:
 
     assert users
     assert all(str(user).endswith(CANARY_DOMAIN) for user in users)
+
+
+def test_rejected_query_fails_canary(
+    backend: SearchBackend, settings: Settings, namespace: str, cleanup_selftest: None
+) -> None:
+    rejected = MALWARE_DETECTED.model_copy(update={"filter": [{"no_such_query": {}}]})
+
+    results = Selftest(backend, settings, [rejected]).run()
+
+    assert not results[0].passed
+    assert results[0].reason.startswith("detector run failed: ")
+    broken = AlertStore(backend, namespace).search({"term": {"rule_id": "detection_broken"}})
+    assert [alert.entity_key for alert in broken] == ["rule.id=malware_detected"]
