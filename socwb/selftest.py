@@ -366,21 +366,29 @@ class Selftest:
         for rule in self.rules:
             try:
                 canary = build_canary(rule.id, context)
-                for record in canary.records:
-                    stream = stream_of(record.format_name, self.canary_namespace)
-                    operations.extend(_create_operations(stream, normalize_canary(record, geo)))
+                rule_operations = [
+                    operation
+                    for record in canary.records
+                    for operation in _create_operations(
+                        stream_of(record.format_name, self.canary_namespace),
+                        normalize_canary(record, geo),
+                    )
+                ]
             except CanaryError as exc:
                 logger.warning("canary not built rule=%s error=%s", rule.id, exc)
                 canaries[rule.id] = exc
                 continue
             canaries[rule.id] = canary
+            operations.extend(rule_operations)
         if operations:
             outcome, _ = self.backend.bulk(operations, refresh=True)
-            if outcome.errors or outcome.retryable:
+            problems = outcome.errors or outcome.retryable
+            if problems:
                 raise SearchError(
                     f"canary events not written to the {self.canary_namespace} namespace: "
-                    f"{outcome.errors or outcome.retryable}. Check the templates with "
-                    "'socwb apply --dry-run'"
+                    f"{problems}. Run the self-test again, and if it fails the same way, "
+                    f"run 'socwb apply --dry-run' with SOCWB_SEARCH__NAMESPACE="
+                    f"{self.canary_namespace} to see the template drift"
                 )
         return canaries
 
