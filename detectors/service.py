@@ -15,7 +15,11 @@ from dataclasses import dataclass
 from types import FrameType
 
 from socwb.detection import Detector
+from socwb.rules.catalog import builtin_rules
 from socwb.rules.model import Rule
+from socwb.search import SearchBackend
+from socwb.selftest import Selftest
+from socwb.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +40,19 @@ class PeriodicTask:
     name: str
     interval_s: float
     action: Callable[[], object]
+
+
+def selftest_task(backend: SearchBackend, settings: Settings) -> PeriodicTask:
+    """Build the task that runs the alerting self-test every `detectors.selftest_interval`."""
+    rules = builtin_rules(settings.detectors.privileged_users)
+
+    def run() -> None:
+        results = Selftest(backend, settings, rules).run()
+        failed = [result.rule_id for result in results if not result.passed]
+        if failed:
+            logger.warning("self-test failed rules=%s", ",".join(failed))
+
+    return PeriodicTask("selftest", settings.detectors.selftest_interval.total_seconds(), run)
 
 
 class DetectorService:

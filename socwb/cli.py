@@ -298,6 +298,7 @@ def _register_commands() -> None:
     from socwb.commands.ingest import ingest
     from socwb.commands.notify import notify
     from socwb.commands.report import report
+    from socwb.commands.selftest import selftest
     from socwb.commands.snapshot import snapshot
     from socwb.commands.users import users
     from socwb.commands.verify import verify
@@ -311,6 +312,7 @@ def _register_commands() -> None:
     cli.add_command(users)
     cli.add_command(verify)
     cli.add_command(snapshot)
+    cli.add_command(selftest)
 
 
 _register_commands()

@@ -243,6 +243,12 @@ class DetectorSettings(_Section):
         description="Privileged account names watched outside business hours, comma-separated.",
     )
 
+    selftest_interval: timedelta = Field(
+        default=timedelta(hours=24),
+        gt=timedelta(0),
+        description="Time between two self-test runs of the detector service.",
+    )
+
     _split_users = field_validator("privileged_users", mode="before")(_split_commas)
     _durations = field_validator(
         "ingest_delay",
@@ -252,6 +258,7 @@ class DetectorSettings(_Section):
         "degraded_after",
         mode="before",
     )(_parse_duration)
+    _selftest_interval = field_validator("selftest_interval", mode="before")(_parse_duration)
 
 
 class WorkbenchSettings(_Section):

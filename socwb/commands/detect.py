@@ -147,10 +147,11 @@ def serve(context: click.Context, notify_config: Path | None) -> None:
     """Run every built-in rule at its interval until SIGTERM or Ctrl-C.
 
     Besides the rules, the service runs the retention fallback every 5 minutes
-    on clusters without ISM, and the notification dispatcher when configured.
+    on clusters without ISM, the notification dispatcher when configured, and
+    the alerting self-test every SOCWB_DETECTORS__SELFTEST_INTERVAL.
     """
     try:
-        from detectors.service import DetectorService, PeriodicTask
+        from detectors.service import DetectorService, PeriodicTask, selftest_task
     except ImportError as exc:
         raise ConfigurationError(
             "the detectors package is not importable: run 'socwb detect serve' from the "
@@ -161,6 +162,7 @@ def serve(context: click.Context, notify_config: Path | None) -> None:
     try:
         detector = _detector(backend, settings)
         tasks = _service_tasks(backend, settings, notify_config, PeriodicTask)
+        tasks.append(selftest_task(backend, settings))
         rules = builtin_rules(settings.detectors.privileged_users)
         service = DetectorService(detector, rules, tasks=tasks)
         service.install_signal_handlers()
