@@ -58,3 +58,6 @@ SUPPRESSION_APPROVE = "suppression_approve"
 SUPPRESSION_REJECT = "suppression_reject"
 SUPPRESSION_RENEW = "suppression_renew"
 SUPPRESSION_DECISION_NOTE = "suppression_decision_note"
+
+LEDGER_FROM = "ledger_from"
+LEDGER_TO = "ledger_to"
