@@ -1,4 +1,4 @@
-"""The coverage ledger's pure parts: merging ranges, finding gaps, marking catch-up, splitting days."""
+"""Pure parts of the coverage ledger: merging ranges, finding gaps, catch-up, splitting days."""
 
 from __future__ import annotations
 
