@@ -289,7 +289,7 @@ class IncidentService:
         """Read an incident from its history for an export, or return None when it is unknown.
 
         Reading needs no principal here, because exports such as the evidence pack run
-        outside the workbench; pages use `open`, which checks the user's permission.
+        outside the workbench. Pages use `open`, which checks the user's permission.
         """
         entries = self._entries(incident_id)
         return fold_incident(entries) if entries else None

@@ -43,6 +43,9 @@ RUN_FIELDS = [
     "is_backfilled",
 ]
 
+FOUND_AFTER_PERIOD = "run after the period"
+"""The `found_by` of a gap at the period's end, revealed by a run outside the period."""
+
 STATUS_OPEN_GAP = "open gap"
 STATUS_CAUGHT_UP = "gap caught up"
 STATUS_SEARCHED = "searched"
@@ -90,8 +93,8 @@ class Gap:
     """Arrival time skipped by the runs, and the later runs that searched it, if any.
 
     Attributes:
-        found_by: The run whose range began after the gap, so the gap showed up.
-        caught_up_by: Runs whose ranges overlap the gap; empty for an open gap.
+        found_by: The run whose range began after the gap, which revealed it.
+        caught_up_by: Runs whose ranges overlap the gap, empty for an open gap.
     """
 
     window: TimeWindow
@@ -132,7 +135,7 @@ class LedgerDay:
 
 
 def merge_windows(windows: Iterable[TimeWindow]) -> list[TimeWindow]:
-    """Merge overlapping or touching windows; return them sorted, empty windows dropped."""
+    """Merge overlapping or touching windows and return them sorted, without empty windows."""
     merged: list[TimeWindow] = []
     for window in sorted(windows, key=lambda item: (item.start, item.end)):
         if window.length <= timedelta(0):
@@ -195,7 +198,7 @@ def find_gaps(
         if frontier is None or searched.window.end > frontier:
             frontier = searched.window.end
     if frontier is not None and next_start is not None and next_start > frontier:
-        gaps.append((TimeWindow(frontier, next_start), "(after the period)"))
+        gaps.append((TimeWindow(frontier, next_start), FOUND_AFTER_PERIOD))
     return gaps
 
 

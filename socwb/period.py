@@ -17,7 +17,7 @@ def parse_day(text: str, option: str) -> date:
     """Parse a calendar day written as YYYY-MM-DD.
 
     Raises:
-        ValueError: The text is not a valid day in that form; the message names `option`.
+        ValueError: The text is not a valid day in that form. The message names `option`.
     """
     value = text.strip()
     if DAY_PATTERN.match(value):

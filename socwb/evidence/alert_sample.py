@@ -50,7 +50,7 @@ HISTORY_COLUMNS = [
 
 
 def sample_ids(ids: Sequence[str], size: int, seed: int) -> list[str]:
-    """Draw up to `size` distinct ids with a seeded generator; return them sorted.
+    """Draw up to `size` distinct ids with a seeded generator and return them sorted.
 
     The population is sorted first, so the draw depends only on the set of ids, the
     size and the seed, never on the order a search returned them in.

@@ -1,4 +1,4 @@
-"""What every section of the evidence pack reads from: the engine, the period and the options."""
+"""The inputs of every evidence pack section: the engine, the period and the options."""
 
 from __future__ import annotations
 

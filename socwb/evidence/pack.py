@@ -1,7 +1,7 @@
 """The evidence pack writer: an HTML index, each table as HTML, CSV and JSON, and a manifest.
 
-The folder is meant for an auditor without the product: the HTML pages load no
-script, style sheet or font from anywhere, every value is HTML-escaped, and
+The folder is meant for an auditor without the product. The HTML pages load no
+script, style sheet or font from anywhere, and every value is HTML-escaped.
 `manifest.json` lists the SHA-256 and size of every other file, so a copy can be
 checked with `sha256sum` alone.
 """
@@ -62,7 +62,7 @@ def prepare_directory(out: Path, *, force: bool) -> None:
     """Create the output directory, or check that an existing one may be written.
 
     With `force`, the files an earlier pack listed in its manifest are removed first,
-    so no stale table remains; other files in the directory are left alone.
+    so no stale table remains. Other files in the directory are left alone.
 
     Raises:
         PackDirectoryError: The path is a file, or a non-empty directory without `force`.

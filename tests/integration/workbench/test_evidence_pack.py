@@ -310,13 +310,13 @@ def test_non_empty_directory_needs_force(
     out.mkdir()
     (out / "notes.txt").write_text("auditor notes")
 
-    refused = write_pack(pack_settings, period_data, out, "--seed", "1")
-    written_after_refusal = sorted(path.name for path in out.iterdir())
+    rejected = write_pack(pack_settings, period_data, out, "--seed", "1")
+    files_after_rejection = sorted(path.name for path in out.iterdir())
     forced = write_pack(pack_settings, period_data, out, "--seed", "1", "--force")
 
-    assert refused.exit_code == 2
-    assert f"--out {out} is not empty" in refused.output
-    assert written_after_refusal == ["notes.txt"]
+    assert rejected.exit_code == 2
+    assert f"--out {out} is not empty" in rejected.output
+    assert files_after_rejection == ["notes.txt"]
     assert forced.exit_code == 0, forced.output
     assert (out / "index.html").exists()
     assert (out / "notes.txt").read_text() == "auditor notes"
