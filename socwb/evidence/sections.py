@@ -16,7 +16,7 @@ from socwb.evidence.context import PackContext
 from socwb.evidence.source_proof import source_proof_tables
 from socwb.evidence.table import EvidenceTable
 from socwb.ledger import GAP_COLUMNS, LEDGER_COLUMNS, coverage_ledger, gap_rows, ledger_rows
-from socwb.reporting import figure_rows, monthly_figures
+from socwb.reporting import TuningChange, figure_rows, monthly_figures
 from socwb.rules.model import iso
 from socwb.tuning import Suppression, SuppressionStore
 
@@ -107,8 +107,7 @@ def suppression_tables(context: PackContext) -> list[EvidenceTable]:
             title="Suppression monthly reviews",
             columns=REVIEW_COLUMNS,
             rows=[
-                {"month": month.label, **change.model_dump(mode="json")}
-                | {"rule_ids": " ".join(change.rule_ids)}
+                _review_row(month.label, change)
                 for month in period.months()
                 for change in store.monthly_review(month, context.as_of)
             ],
@@ -119,6 +118,20 @@ def suppression_tables(context: PackContext) -> list[EvidenceTable]:
             ),
         ),
     ]
+
+
+def _review_row(month: str, change: TuningChange) -> dict[str, Any]:
+    return {
+        "month": month,
+        "suppression_id": change.suppression_id,
+        "rule_ids": " ".join(change.rule_ids),
+        "state": change.state,
+        "proposed_by": change.proposed_by,
+        "proposed_at": iso(change.proposed_at),
+        "decided_by": change.decided_by,
+        "decided_at": None if change.decided_at is None else iso(change.decided_at),
+        "expires_at": iso(change.expires_at),
+    }
 
 
 def _suppression_event_rows(

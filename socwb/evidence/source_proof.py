@@ -26,6 +26,7 @@ SOURCE_COLUMNS = [
     "effective_retention_days",
     "read_only",
     "integrity_findings",
+    "coverage_findings",
     "status",
 ]
 INDEX_COLUMNS = [
@@ -59,8 +60,10 @@ def source_proof_tables(context: PackContext) -> list[EvidenceTable]:
                 "Per log source of the policy: the oldest and newest event still stored, "
                 f"events dated in {context.period.label}, the retention the policy requires, "
                 "the attached lifecycle policies, the shortest retention they guarantee "
-                "(effective retention), how many rolled-over indices are read-only, and the "
-                f"integrity findings on its indices. Computed at {iso(context.as_of)}."
+                "(effective retention), how many rolled-over indices are read-only, the "
+                "integrity findings on its indices, and every finding of `socwb coverage`. "
+                "The status is `finding` when retention is not guaranteed, a rolled-over "
+                f"index is writable or an index failed integrity. Computed at {iso(context.as_of)}."
             ),
         ),
         EvidenceTable(
@@ -113,6 +116,7 @@ def _source_row(
         "effective_retention_days": _days(effective),
         "read_only": f"{sum(index.is_read_only for index in rolled)} of {len(rolled)} rolled-over",
         "integrity_findings": len(source_findings),
+        "coverage_findings": "; ".join(item.findings),
         "status": _status(item, effective, source_findings),
     }
 

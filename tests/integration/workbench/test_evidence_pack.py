@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from socwb.alerts.workflow import AlertWorkflow
 from socwb.checkpoints import RunRecord, RunStore
 from socwb.commands.evidence import evidence
 from socwb.incidents import IncidentService
+from socwb.lifecycle_fallback import run_lifecycle
 from socwb.provisioning import apply_assets
 from socwb.rules.model import Severity, iso
 from socwb.search import SearchBackend, create_backend
@@ -90,6 +92,7 @@ def _write_period(backend: SearchBackend, namespace: str) -> PeriodData:
     now = datetime.now(UTC)
     apply_assets(backend, namespace)
     _index_logins(backend, f"logs-idp.okta-{namespace}", [now - timedelta(hours=2), now])
+    run_lifecycle(backend, namespace, now)
 
     alerts = [
         build_alert(created_at=now - timedelta(minutes=30 + number), user=f"user{number}")
@@ -273,6 +276,8 @@ def test_suppression_approval_by_second_person(
     assert changes[1]["is_second_person"] is True
     reviews = read_table(out, "suppression_reviews")
     assert {row["state"] for row in reviews} == {"approved"}
+    assert reviews[0]["decided_by"] == REVIEWER.name
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", reviews[0]["expires_at"])
     page = (out / "tables" / "suppression_changes.html").read_text()
     assert HOSTILE not in page
     assert "&lt;script&gt;" in page
@@ -289,7 +294,14 @@ def test_sources_ledger_and_figures_tables(
     assert sources["idp"]["oldest_event"] is not None
     assert sources["idp"]["newest_event"] >= sources["idp"]["oldest_event"]
     assert sources["idp"]["events_in_period"] == 2
+    assert sources["idp"]["policies"] == f"socwb-retention-idp-{pack_settings.search.namespace}"
+    assert sources["idp"]["effective_retention_days"] >= sources["idp"]["required_retention_days"]
+    assert sources["idp"]["status"] == "ok"
+    assert "missing log type" in sources["idp"]["coverage_findings"]
     assert sources["cloud"]["status"] == "no data"
+    indices = read_table(out, "retention_indices")
+    assert [row["source"] for row in indices] == ["idp"]
+    assert indices[0]["is_retention_met"] is True
     summary = read_table(out, "integrity_summary")[0]
     assert summary["result"] == "verified"
     assert summary["indices_checked"] >= 1
