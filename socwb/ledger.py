@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from socwb.auth import Permission, Principal, require
 from socwb.checkpoints import RunRecord, RunStore
@@ -31,8 +31,13 @@ from socwb.search import SearchBackend
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 PAGE_SIZE = 5_000
 MAX_RULES = 10_000
+RESOLUTION = timedelta(milliseconds=1)
+"""The engine's time resolution; a window ending at midnight does not touch the next day."""
+
 RUN_FIELDS = [
     "run_id",
     "rule_id",
@@ -136,16 +141,16 @@ class LedgerDay:
 
 def merge_windows(windows: Iterable[TimeWindow]) -> list[TimeWindow]:
     """Merge overlapping or touching windows and return them sorted, without empty windows."""
-    merged: list[TimeWindow] = []
+    bounds: list[tuple[datetime, datetime]] = []
     for window in sorted(windows, key=lambda item: (item.start, item.end)):
-        if window.length <= timedelta(0):
+        if window.start >= window.end:
             continue
-        if merged and window.start <= merged[-1].end:
-            if window.end > merged[-1].end:
-                merged[-1] = TimeWindow(merged[-1].start, window.end)
+        if bounds and window.start <= bounds[-1][1]:
+            if window.end > bounds[-1][1]:
+                bounds[-1] = (bounds[-1][0], window.end)
             continue
-        merged.append(window)
-    return merged
+        bounds.append((window.start, window.end))
+    return [TimeWindow(start, end) for start, end in bounds]
 
 
 def clip(window: TimeWindow, bounds: TimeWindow) -> TimeWindow | None:
@@ -203,10 +208,16 @@ def find_gaps(
 
 
 def resolve_gaps(
-    gaps: Sequence[tuple[TimeWindow, str]], ranges: Sequence[SearchedRange]
+    gaps: Sequence[tuple[TimeWindow, str]],
+    ranges: Sequence[SearchedRange],
+    covered: Sequence[TimeWindow] | None = None,
 ) -> list[Gap]:
-    """Split each gap into pieces caught up by later runs and pieces still open."""
-    covered = merge_windows(searched.window for searched in ranges)
+    """Split each gap into pieces caught up by later runs and pieces still open.
+
+    `covered` is the merged windows of `ranges`, computed here when None.
+    """
+    if covered is None:
+        covered = merge_windows(searched.window for searched in ranges)
     resolved = []
     for window, found_by in gaps:
         for piece, is_covered in split_by_coverage(window, covered):
@@ -216,9 +227,11 @@ def resolve_gaps(
 
 
 def _overlapping_runs(window: TimeWindow, ranges: Sequence[SearchedRange]) -> tuple[str, ...]:
-    return tuple(
-        searched.run_id for searched in ranges if clip(searched.window, window) is not None
-    )
+    return tuple(searched.run_id for searched in ranges if _overlaps(searched.window, window))
+
+
+def _overlaps(first: TimeWindow, second: TimeWindow) -> bool:
+    return first.start < second.end and second.start < first.end and first.start < first.end
 
 
 @dataclass
@@ -236,13 +249,39 @@ def build_rule_ledger(runs: RuleRuns, period: Period) -> list[LedgerDay]:
     """Compute one rule's ledger day by day over the period."""
     ordered = sorted(runs.ranges, key=lambda item: (item.started_at, item.run_id))
     gaps = find_gaps(ordered, frontier=runs.frontier, next_start=runs.next_start)
-    resolved = resolve_gaps(gaps, ordered)
     covered = merge_windows(searched.window for searched in ordered)
+    resolved = resolve_gaps(gaps, ordered, covered)
+
+    # Bucketing by day first keeps a month of per-minute runs linear in the runs.
+    ranges_by_day = _bucket_by_day(ordered, [item.window for item in ordered], period)
+    covered_by_day = _bucket_by_day(covered, covered, period)
+    gaps_by_day = _bucket_by_day(resolved, [gap.window for gap in resolved], period)
     days = []
     for day in period.days():
         bounds = _utc_window(period.day_start(day), period.day_start(day + timedelta(days=1)))
-        days.append(_ledger_day(runs, day, bounds, covered, resolved, ordered))
+        days.append(
+            _ledger_day(
+                runs, day, bounds, covered_by_day[day], gaps_by_day[day], ranges_by_day[day]
+            )
+        )
     return days
+
+
+def _bucket_by_day(
+    items: Sequence[T], windows: Sequence[TimeWindow], period: Period
+) -> defaultdict[date, list[T]]:
+    """Return the items per day of the period that their non-empty window overlaps."""
+    buckets: defaultdict[date, list[T]] = defaultdict(list)
+    for item, window in zip(items, windows, strict=True):
+        if window.length <= timedelta(0):
+            continue
+        first = max(window.start.astimezone(period.zone).date(), period.first_day)
+        last = min((window.end - RESOLUTION).astimezone(period.zone).date(), period.last_day)
+        day = first
+        while day <= last:
+            buckets[day].append(item)
+            day += timedelta(days=1)
+    return buckets
 
 
 def _ledger_day(
@@ -253,7 +292,7 @@ def _ledger_day(
     gaps: Sequence[Gap],
     ranges: Sequence[SearchedRange],
 ) -> LedgerDay:
-    overlapping = [searched for searched in ranges if clip(searched.window, bounds) is not None]
+    overlapping = [searched for searched in ranges if _overlaps(searched.window, bounds)]
     searched = [part for part in (clip(window, bounds) for window in covered) if part]
     day_gaps = []
     for gap in gaps:
