@@ -61,23 +61,26 @@ for column, (status, count) in zip(metrics, counts.items(), strict=True):
     column.metric(f"Rule-days: {status}", count)
 if counts[STATUS_OPEN_GAP]:
     st.error(
-        f"{counts[STATUS_OPEN_GAP]} rule-days have arrival time no run searched. Search it "
-        "again with `socwb detect run --rule RULE --from START --to END`."
+        f"Open gaps on {counts[STATUS_OPEN_GAP]} rule-days: arrival time that no run searched. "
+        "Search it with `socwb detect run --rule RULE --from START --to END`."
     )
 st.caption(
     f"Days run midnight to midnight in {services.zone.key}. A gap is arrival time a run "
-    "skipped; it is caught up when a later or backfilled run searched it."
+    "skipped, and it is caught up when a later or backfilled run searched it."
 )
 
 if not days:
     st.info("No detector runs in this period.")
     st.stop()
 table = pd.DataFrame(ledger_rows(days))
-st.dataframe(table.style.apply(highlight, axis=1), hide_index=True)
+st.dataframe(
+    table.style.apply(highlight, axis=1).format({"searched_seconds": "{:.0f}"}), hide_index=True
+)
 gaps = gap_rows(days)
 if gaps:
     st.subheader("Gaps")
-    st.dataframe(pd.DataFrame(gaps).style.apply(highlight, axis=1), hide_index=True)
+    gap_table = pd.DataFrame(gaps).style.apply(highlight, axis=1).format({"seconds": "{:.0f}"})
+    st.dataframe(gap_table, hide_index=True)
 
 name = f"socwb-ledger-{period.label}"
 downloads = st.columns(2)

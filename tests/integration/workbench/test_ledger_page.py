@@ -53,7 +53,7 @@ def test_open_gap_stands_out(services: object, backend: SearchBackend, namespace
     table = app.dataframe[0].value
     statuses = dict(zip(table["rule_id"], table["status"], strict=True))
     assert statuses == {"skipper": "open gap", "steady": "searched"}
-    assert "1 rule-days have arrival time no run searched" in app.error[0].value
+    assert "Open gaps on 1 rule-days" in app.error[0].value
     gaps = app.dataframe[1].value
     assert gaps["start"].tolist() == ["2026-11-02T01:00:00.000Z"]
     metrics = {metric.label: metric.value for metric in app.metric}
