@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from socwb.auth import Permission, Principal, require
 from socwb.checkpoints import RunRecord, RunStore
 from socwb.period import Period
-from socwb.rules.model import TimeWindow, iso
+from socwb.rules.model import TimeWindow, from_epoch_millis, iso
 from socwb.search import SearchBackend
 
 logger = logging.getLogger(__name__)
@@ -449,9 +449,9 @@ def _neighbours(
         end = bucket["before"]["end"].get("value")
         start = bucket["after"]["start"].get("value")
         if end is not None:
-            frontiers[str(bucket["key"])] = datetime.fromtimestamp(end / 1000, tz=UTC)
+            frontiers[str(bucket["key"])] = from_epoch_millis(end)
         if start is not None:
-            next_starts[str(bucket["key"])] = datetime.fromtimestamp(start / 1000, tz=UTC)
+            next_starts[str(bucket["key"])] = from_epoch_millis(start)
     return frontiers, next_starts
 
 

@@ -13,7 +13,12 @@ import click
 from socwb.catalogue import load_catalogue
 from socwb.commands.ledger import parse_period
 from socwb.evidence.context import DEFAULT_SAMPLE_SIZE, PackContext
-from socwb.evidence.pack import PackDirectoryError, prepare_directory, write_pack
+from socwb.evidence.pack import (
+    PackDirectoryError,
+    check_directory,
+    prepare_directory,
+    write_pack,
+)
 from socwb.evidence.sections import collect_tables
 from socwb.rules.model import iso
 from socwb.search import create_backend
@@ -68,7 +73,7 @@ def evidence(
     settings: Settings = context.obj
     period = parse_period(settings, first, last)
     try:
-        prepare_directory(out, force=force)
+        check_directory(out, force=force)
     except PackDirectoryError as exc:
         raise click.UsageError(str(exc)) from exc
     chosen_seed = secrets.randbelow(MAX_SEED) if seed is None else seed
@@ -88,6 +93,8 @@ def evidence(
         tables = collect_tables(pack)
     finally:
         backend.close()
+    # The directory is cleared only now, so a failed build leaves an earlier pack intact.
+    prepare_directory(out, force=force)
     metadata = {
         "period": period.label,
         "time_zone": str(period.zone.key),

@@ -58,23 +58,32 @@ class WrittenFile:
     size: int
 
 
-def prepare_directory(out: Path, *, force: bool) -> None:
-    """Create the output directory, or check that an existing one may be written.
-
-    With `force`, the files an earlier pack listed in its manifest are removed first,
-    so no stale table remains. Other files in the directory are left alone.
+def check_directory(out: Path, *, force: bool) -> None:
+    """Raise unless the pack may be written to `out`; change nothing.
 
     Raises:
         PackDirectoryError: The path is a file, or a non-empty directory without `force`.
     """
     if out.exists() and not out.is_dir():
         raise PackDirectoryError(f"--out {out} is a file: give a directory for the evidence pack")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise PackDirectoryError(
-                f"--out {out} is not empty: choose a new directory, or pass --force to "
-                "replace the pack in it"
-            )
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise PackDirectoryError(
+            f"--out {out} is not empty: choose a new directory, or pass --force to "
+            "replace the pack in it"
+        )
+
+
+def prepare_directory(out: Path, *, force: bool) -> None:
+    """Check the output directory as `check_directory` does, then create it or clear it.
+
+    With `force`, the files an earlier pack listed in its manifest are removed first,
+    so no stale table remains. Other files in the directory are left alone.
+
+    Raises:
+        PackDirectoryError: As `check_directory`.
+    """
+    check_directory(out, force=force)
+    if out.is_dir() and force:
         _remove_previous_pack(out)
     out.mkdir(parents=True, exist_ok=True)
 

@@ -18,7 +18,7 @@ from socwb.evidence.table import EvidenceTable
 from socwb.ledger import GAP_COLUMNS, LEDGER_COLUMNS, coverage_ledger, gap_rows, ledger_rows
 from socwb.reporting import TuningChange, figure_rows, monthly_figures
 from socwb.rules.model import iso
-from socwb.tuning import Suppression, SuppressionStore
+from socwb.tuning import Suppression, SuppressionAction, SuppressionStore
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def _suppression_event_rows(
         for event in store.events(item.id):
             if not start <= event.at < end:
                 continue
-            is_decision = event.action.value != "propose"
+            is_decision = event.action != SuppressionAction.PROPOSE
             rows.append(
                 {
                     "suppression_id": item.id,

@@ -104,6 +104,8 @@ def _source_row(
     if guaranteed and all(days is not None for days in guaranteed):
         effective = min(days for days in guaranteed if days is not None)
     source_findings = _findings_of(source, context.namespace, findings)
+    problems = [index for index in item.indices if not index.is_retention_met]
+    problems += [index for index in rolled if not index.is_read_only]
     return {
         "source": source.key,
         "title": source.title,
@@ -117,19 +119,14 @@ def _source_row(
         "read_only": f"{sum(index.is_read_only for index in rolled)} of {len(rolled)} rolled-over",
         "integrity_findings": len(source_findings),
         "coverage_findings": "; ".join(item.findings),
-        "status": _status(item, effective, source_findings),
+        "status": _status(item, bool(problems or source_findings)),
     }
 
 
-def _status(item: SourceCoverage, effective: float | None, findings: Sequence[Finding]) -> str:
+def _status(item: SourceCoverage, has_problem: bool) -> str:
     if not item.data_streams:
         return "no data"
-    problems = [
-        problem for problem in item.findings if problem.startswith(("retention", "rolled-over"))
-    ]
-    if effective is None or problems or findings:
-        return "finding"
-    return "ok"
+    return "finding" if has_problem else "ok"
 
 
 def _event_range(
