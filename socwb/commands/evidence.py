@@ -37,7 +37,7 @@ MAX_SEED = 2**63 - 1
     "out",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Directory to write; it must be empty or new unless --force is given.",
+    help="Directory to write, which must be new or empty unless --force is given.",
 )
 @click.option(
     "--sample-size",
@@ -50,7 +50,7 @@ MAX_SEED = 2**63 - 1
     "--seed",
     type=click.IntRange(min=0, max=MAX_SEED),
     default=None,
-    help="Seed of the alert sample; a random one is chosen and recorded when omitted.",
+    help="Seed of the alert sample. Without it, a random seed is chosen and recorded.",
 )
 @click.option("--force", is_flag=True, help="Write into a non-empty directory, replacing a pack.")
 @click.pass_context

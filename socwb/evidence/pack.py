@@ -59,7 +59,7 @@ class WrittenFile:
 
 
 def check_directory(out: Path, *, force: bool) -> None:
-    """Raise unless the pack may be written to `out`; change nothing.
+    """Raise unless the pack may be written to `out`, without changing anything.
 
     Raises:
         PackDirectoryError: The path is a file, or a non-empty directory without `force`.
@@ -107,7 +107,7 @@ def _remove_previous_pack(out: Path) -> None:
 def write_pack(
     out: Path, tables: Sequence[EvidenceTable], metadata: Mapping[str, Any]
 ) -> list[WrittenFile]:
-    """Write every table, the index page and the manifest; return the files the manifest lists.
+    """Write every table, the index page and the manifest, and return the files it lists.
 
     Raises:
         ValueError: A table name is not a lowercase file stem, or two tables share a name.
