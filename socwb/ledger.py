@@ -36,7 +36,7 @@ T = TypeVar("T")
 PAGE_SIZE = 5_000
 MAX_RULES = 10_000
 RESOLUTION = timedelta(milliseconds=1)
-"""The engine's time resolution; a window ending at midnight does not touch the next day."""
+"""The engine's time resolution, so a window that ends at midnight does not touch the next day."""
 
 RUN_FIELDS = [
     "run_id",
