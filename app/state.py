@@ -47,6 +47,9 @@ DETAIL_REOPEN = "detail_reopen"
 
 REPORT_MONTH = "report_month"
 
+LEDGER_FROM = "ledger_from"
+LEDGER_TO = "ledger_to"
+
 SUPPRESSION_RULES = "suppression_rules"
 SUPPRESSION_CONDITIONS = "suppression_conditions"
 SUPPRESSION_JUSTIFICATION = "suppression_justification"

@@ -294,8 +294,10 @@ def show_config(context: click.Context, markdown: bool) -> None:
 def _register_commands() -> None:
     from socwb.commands.demo import demo
     from socwb.commands.detect import detect
+    from socwb.commands.evidence import evidence
     from socwb.commands.generate import generate
     from socwb.commands.ingest import ingest
+    from socwb.commands.ledger import ledger
     from socwb.commands.notify import notify
     from socwb.commands.report import report
     from socwb.commands.selftest import selftest
@@ -313,6 +315,8 @@ def _register_commands() -> None:
     cli.add_command(verify)
     cli.add_command(snapshot)
     cli.add_command(selftest)
+    cli.add_command(ledger)
+    cli.add_command(evidence)
 
 
 _register_commands()

@@ -297,6 +297,15 @@ class IncidentService:
             raise AlertWorkflowError(f"incident {incident_id!r} not found in {self.index}")
         return fold_incident(entries)
 
+    def find(self, incident_id: str) -> Incident | None:
+        """Read an incident from its history for an export, or return None when it is unknown.
+
+        Reading needs no principal here, because exports such as the evidence pack run
+        outside the workbench. Pages use `open`, which checks the user's permission.
+        """
+        entries = self._entries(incident_id)
+        return fold_incident(entries) if entries else None
+
     def assign(self, principal: Principal, incident: Incident, owner: str | None) -> Incident:
         """Set the incident's owner, or clear it with None."""
         return self._change(principal, incident, IncidentAction.ASSIGN, owner=owner)

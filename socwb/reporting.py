@@ -217,6 +217,19 @@ def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
+def due_outcome(alert: Alert, first_response_at: datetime | None, as_of: datetime) -> str:
+    """Return `met`, `breached` or `pending`: the alert's first response against its due time.
+
+    A response at or before `due_at` is met. A later response, or none once `due_at`
+    is at or before `as_of`, is breached. No response while `due_at` is ahead is pending.
+    """
+    if first_response_at is not None and first_response_at <= alert.due_at:
+        return "met"
+    if first_response_at is not None or alert.due_at <= as_of:
+        return "breached"
+    return "pending"
+
+
 def _due_compliance(
     alerts: Sequence[Alert], states: Mapping[str, AlertState], as_of: datetime
 ) -> list[SeverityCompliance]:
@@ -225,13 +238,10 @@ def _due_compliance(
         met = breached = pending = 0
         matching = [alert for alert in alerts if alert.severity == severity]
         for alert in matching:
-            responded = states[alert.id].first_response_at
-            if responded is not None and responded <= alert.due_at:
-                met += 1
-            elif responded is not None or alert.due_at <= as_of:
-                breached += 1
-            else:
-                pending += 1
+            outcome = due_outcome(alert, states[alert.id].first_response_at, as_of)
+            met += outcome == "met"
+            breached += outcome == "breached"
+            pending += outcome == "pending"
         rows.append(
             SeverityCompliance(
                 severity=severity.value,
@@ -250,9 +260,16 @@ def _due_compliance(
 
 def fetch_month_alerts(backend: SearchBackend, namespace: str, month: ReportMonth) -> list[Alert]:
     """Return every alert created in the month, canaries included, paged with search_after."""
+    return fetch_alerts_created(backend, namespace, month.start, month.end)
+
+
+def fetch_alerts_created(
+    backend: SearchBackend, namespace: str, start: datetime, end: datetime
+) -> list[Alert]:
+    """Return every alert created in `[start, end)`, canaries included, oldest first."""
     if backend.get_json(f"/{alerts_index(namespace)}") is None:
         return []
-    query = {"range": {"created_at": {"gte": iso(month.start), "lt": iso(month.end)}}}
+    query = {"range": {"created_at": {"gte": iso(start), "lt": iso(end)}}}
     return [Alert.model_validate(source) for source in _paged(backend, namespace, query)]
 
 
