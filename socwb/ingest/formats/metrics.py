@@ -44,6 +44,11 @@ def _base_fields(record: Record, metricset: str) -> Fields:
     }
 
 
+def _is_metricset(record: Record, name: str) -> bool:
+    is_metric = pick(record, "event", "kind") == "metric"
+    return bool(is_metric and pick(record, "metricset", "name") == name)
+
+
 def _fraction(record: Record, *path: str) -> float | None:
     value = as_float(pick(record, *path))
     if value is not None and not 0.0 <= value <= 1.0:
@@ -68,9 +73,7 @@ class HostMetricsNormalizer(JsonLinesNormalizer):
 
     def matches(self, record: Record) -> bool:
         """Return whether `record` is a metric document of the host metricset."""
-        return pick(record, "event", "kind") == "metric" and pick(record, "metricset", "name") == (
-            "host"
-        )
+        return _is_metricset(record, "host")
 
     def convert(self, record: Record, ctx: ParseContext) -> Fields:
         """Validate and copy the host's name and resource fields."""
@@ -96,9 +99,7 @@ class ServiceMetricsNormalizer(JsonLinesNormalizer):
 
     def matches(self, record: Record) -> bool:
         """Return whether `record` is a metric document of the service metricset."""
-        return pick(record, "event", "kind") == "metric" and pick(record, "metricset", "name") == (
-            "service"
-        )
+        return _is_metricset(record, "service")
 
     def convert(self, record: Record, ctx: ParseContext) -> Fields:
         """Validate and copy the service's name, egress bytes and request count."""
