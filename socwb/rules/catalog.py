@@ -284,7 +284,7 @@ DATA_EXPORT_ABOVE_BASELINE = Rule(
     ),
 )
 
-# NOTE: the floors and the minimum history of the four anomaly rules below
+# NOTE: the floors and the minimum history of the five anomaly rules below
 # are assumed values for an organisation of about 50 people. Set them from the
 # organisation's own volumes. These rules read stored baselines, whose window
 # and warm-up are detector settings (`socwb.baselines`).
@@ -327,6 +327,31 @@ API_VOLUME_ANOMALY = Rule(
     filter=[{"bool": {"must_not": [_term("event.category", "authentication")]}}],
     spec=BaselineSpec(
         group_by=["user.name"],
+        sum_field=None,
+        factor=3.0,
+        min_sum=100,
+        min_history_buckets=_ANOMALY_MIN_HISTORY_BUCKETS,
+        is_stored=True,
+    ),
+)
+
+API_ENDPOINT_VOLUME_ANOMALY = Rule(
+    id="api_endpoint_volume_anomaly",
+    name="Cloud API endpoint call volume above baseline",
+    severity=Severity.MEDIUM,
+    response_time=4 * HOUR,
+    lookback=HOUR,
+    criteria=["CC7.2"],
+    policy_clause=(
+        "API call volume per endpoint: a deviation above 3 times the baseline raises an "
+        "automated alert"
+    ),
+    sources=["cloud"],
+    filter=API_VOLUME_ANOMALY.filter,
+    # An endpoint is one API operation of one cloud service, e.g.
+    # s3.amazonaws.com ListBuckets.
+    spec=BaselineSpec(
+        group_by=["event.provider", "event.action"],
         sum_field=None,
         factor=3.0,
         min_sum=100,
@@ -482,6 +507,7 @@ def builtin_rules(privileged_users: Sequence[str] = DEFAULT_PRIVILEGED_USERS) ->
         IMPOSSIBLE_TRAVEL,
         AUTH_VOLUME_ANOMALY,
         API_VOLUME_ANOMALY,
+        API_ENDPOINT_VOLUME_ANOMALY,
         EGRESS_ANOMALY,
         RESOURCE_ANOMALY,
         CLOCK_SKEW,

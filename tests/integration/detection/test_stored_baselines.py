@@ -11,7 +11,7 @@ import pytest
 
 from socwb.baselines import StoredBaseline, baselines_index
 from socwb.detection import Detector, DetectorSettings
-from socwb.rules.catalog import AUTH_VOLUME_ANOMALY, RESOURCE_ANOMALY
+from socwb.rules.catalog import API_ENDPOINT_VOLUME_ANOMALY, AUTH_VOLUME_ANOMALY, RESOURCE_ANOMALY
 from socwb.rules.model import iso
 from socwb.search import SearchBackend
 
@@ -187,3 +187,46 @@ def test_resource_anomaly_on_host_metrics(
     assert buckets["current"] == pytest.approx(10.8)
     assert buckets["ratio"] == 4.5
     assert alerts[0].severity == "Medium"
+
+
+def api_call(user: str, action: str, moment: datetime) -> dict[str, Any]:
+    """A CloudTrail API call as the cloudtrail normalizer emits it."""
+    return {
+        "@timestamp": iso(moment),
+        "event": {
+            "kind": "event",
+            "category": ["configuration"],
+            "type": ["info"],
+            "action": action,
+            "provider": "s3.amazonaws.com",
+            "dataset": "cloud.aws_cloudtrail",
+        },
+        "user": {"name": user},
+    }
+
+
+def test_api_endpoint_anomaly_groups_by_operation(
+    provisioned: SearchBackend, namespace: str, make_detector: MakeDetector
+) -> None:
+    now = datetime.now(UTC)
+    events = []
+    for hour in history_hours(now, 6):
+        events += [api_call(f"user{index % 5}", "ListBuckets", hour) for index in range(20)]
+        events += [api_call(f"user{index % 5}", "GetObject", hour) for index in range(60)]
+    burst = every(now - timedelta(minutes=30), 10, 150)
+    events += [
+        api_call(f"user{index % 50}", "ListBuckets", moment) for index, moment in enumerate(burst)
+    ]
+    events += [
+        api_call("user1", "GetObject", moment)
+        for moment in every(now - timedelta(minutes=30), 10, 150)
+    ]
+    index_events(provisioned, f"logs-cloud.aws_cloudtrail-{namespace}", events)
+
+    make_detector(settings=SETTINGS).run(API_ENDPOINT_VOLUME_ANOMALY)
+
+    alerts = stored_alerts(make_detector(), "api_endpoint_volume_anomaly")
+    keys = [alert.entity_key for alert in alerts]
+    assert keys == ["event.provider=s3.amazonaws.com event.action=ListBuckets"]
+    assert alerts[0].evidence.buckets["baseline"] == 20.0
+    assert alerts[0].evidence.buckets["current"] == 150.0
