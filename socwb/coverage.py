@@ -16,6 +16,7 @@ from socwb.catalogue import Catalogue, LogType, Source
 from socwb.errors import QueryRejectedError
 from socwb.lifecycle_fallback import index_states, stored_fallback_policy
 from socwb.retention import NEVER_DELETED, RetentionPolicyError, check_retention
+from socwb.rules.model import TimeWindow
 from socwb.search import QueryBody, SearchBackend
 from socwb.search.opensearch import OpenSearchBackend
 from socwb.timeutil import utc_iso
@@ -24,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 DAYS = 30
 DEFAULT_MAX_SKEW = timedelta(minutes=5)
+NO_HOST = "(no host)"
+"""Host name under which the clock skew of events without `host.name` is reported."""
 
 # Milliseconds between the event's own time and the engine's receive time.
 # Positive: delivered late or the sender's clock runs slow. Negative: the
@@ -125,7 +128,7 @@ def source_coverage(
         return coverage
     response = backend.search(pattern, _overview_query(source, window_start, now))
     _read_overview(coverage, source, response["aggregations"])
-    coverage.skew = _host_skew(backend, pattern, window_start, now, max_skew)
+    coverage.skew = host_skew(backend, pattern, TimeWindow(window_start, now), max_skew)
     coverage.indices = _index_retention(backend, source, namespace, streams)
     return coverage
 
@@ -216,22 +219,39 @@ def _is_seen(log_type: LogType, counts: dict[str, int]) -> bool:
     )
 
 
-def _host_skew(
-    backend: SearchBackend, pattern: str, start: datetime, now: datetime, bound: timedelta
+def host_skew(
+    backend: SearchBackend,
+    pattern: str,
+    received: TimeWindow,
+    bound: timedelta,
+    *,
+    earliest_event: datetime | None = None,
 ) -> list[HostSkew]:
-    query = {
-        "size": 0,
-        "query": {
-            "bool": {
-                "filter": [
-                    {"range": {"event.ingested": {"gte": utc_iso(start), "lte": utc_iso(now)}}},
-                    {"exists": {"field": "@timestamp"}},
-                ]
+    """Measure per host the delay between event time and receive time, and flag it past `bound`.
+
+    Args:
+        backend: The engine.
+        pattern: Data streams of one source.
+        received: Range of `event.ingested` (both ends included) whose events count.
+        bound: Largest median delay, either way, that is not flagged.
+        earliest_event: Events dated before this are left out, when given.
+    """
+    filters: list[QueryBody] = [
+        {
+            "range": {
+                "event.ingested": {"gte": utc_iso(received.start), "lte": utc_iso(received.end)}
             }
         },
+        {"exists": {"field": "@timestamp"}},
+    ]
+    if earliest_event is not None:
+        filters.append({"range": {"@timestamp": {"gte": utc_iso(earliest_event)}}})
+    query = {
+        "size": 0,
+        "query": {"bool": {"filter": filters}},
         "aggs": {
             "hosts": {
-                "terms": {"field": "host.name", "size": 1000, "missing": "(no host)"},
+                "terms": {"field": "host.name", "size": 1000, "missing": NO_HOST},
                 "aggs": {
                     "delay": {
                         "percentiles": {"script": {"source": _SKEW_SCRIPT}, "percents": [50, 95]}
@@ -241,7 +261,9 @@ def _host_skew(
             }
         },
     }
-    buckets = backend.search(pattern, query)["aggregations"]["hosts"]["buckets"]
+    # A pattern that matches no index yet returns no aggregations.
+    aggregations = backend.search(pattern, query).get("aggregations")
+    buckets = aggregations["hosts"]["buckets"] if aggregations else []
     return [_skew_of(bucket, bound) for bucket in buckets]
 
 

@@ -43,8 +43,11 @@ from socwb.alerts.model import (
     new_alert,
 )
 from socwb.alerts.store import AlertStore, AlertWriteError
+from socwb.baseline_evaluation import StoredBaselineEvaluator, read_history_buckets
+from socwb.baselines import BaselineOptions, BaselineStore
 from socwb.catalogue import Catalogue, Source, load_catalogue
 from socwb.checkpoints import Checkpoint, CheckpointStore, RunRecord, RunStore, StoredCheckpoint
+from socwb.clock_skew import find_skewed_hosts
 from socwb.errors import QueryRejectedError, RuleError
 from socwb.rules.catalog import MONITORING_DEGRADED
 from socwb.rules.evaluate import (
@@ -65,13 +68,13 @@ from socwb.rules.evaluate import (
     new_value_flags,
     outside_business_hours,
     read_arrival_page,
-    read_history_page,
     read_known_page,
     read_points_page,
     read_timeline_page,
 )
 from socwb.rules.model import (
     BaselineSpec,
+    ClockSkewSpec,
     MatchSpec,
     NewValueSpec,
     Rule,
@@ -84,7 +87,6 @@ from socwb.rules.query import (
     EntityKey,
     EvaluationTarget,
     arrival_query,
-    baseline_query,
     episode_query,
     evaluation_query,
     known_values_query,
@@ -199,12 +201,14 @@ class Detector:
         self.alerts = AlertStore(backend, namespace)
         self.checkpoints = CheckpointStore(backend, namespace)
         self.runs = RunStore(backend, namespace)
+        self.baselines = BaselineStore(backend, namespace)
 
     def ensure_indices(self) -> None:
-        """Create the alerts, checkpoints and runs indices when they do not exist."""
+        """Create the alerts, checkpoints, runs and baselines indices when they do not exist."""
         self.alerts.ensure_index()
         self.checkpoints.ensure_index()
         self.runs.ensure_index()
+        self.baselines.ensure_index()
 
     def run(self, rule: Rule) -> RunRecord:
         """Run a rule once from its checkpoint and advance the checkpoint on success.
@@ -224,6 +228,9 @@ class Detector:
             stored = self.checkpoints.load(rule.id)
             if isinstance(rule.spec, SilenceSpec):
                 self._check_silence(rule, rule.spec, record, stored, started)
+            elif isinstance(rule.spec, ClockSkewSpec):
+                received = TimeWindow(started - rule.lookback, started)
+                self._check_clock_skew(rule, rule.spec, received, record, started)
             else:
                 arrival = self._next_arrival(rule, stored, started)
                 self._evaluate(rule, arrival, record, started)
@@ -256,6 +263,9 @@ class Detector:
         try:
             if isinstance(rule.spec, SilenceSpec):
                 self._backfill_silence(rule, rule.spec, arrival, record, started)
+            elif isinstance(rule.spec, ClockSkewSpec):
+                record.is_backfilled = True
+                self._check_clock_skew(rule, rule.spec, arrival, record, started)
             else:
                 self._evaluate(rule, arrival, record, started, is_backfilled=True)
         except Exception as exc:
@@ -441,6 +451,9 @@ class Detector:
         state: _RunState,
     ) -> None:
         """Add one candidate per episode above the baseline of the history before its slot."""
+        if isinstance(rule.spec, BaselineSpec) and rule.spec.is_stored:
+            self._collect_stored_baseline_episodes(rule, plan, arrivals, points, state)
+            return
         history = self._history_buckets(rule, plan, arrivals, state)
         for arrival in sorted(arrivals, key=lambda item: str(item.entity)):
             entity_points = points.get(arrival.entity, [])
@@ -452,6 +465,42 @@ class Detector:
                 state.candidates.append(
                     _Candidate(arrival.entity, episode, plan, arrival, arrival.flags, evidence)
                 )
+
+    def _collect_stored_baseline_episodes(
+        self,
+        rule: Rule,
+        plan: FieldPlan,
+        arrivals: Sequence[EntityArrival],
+        points: Mapping[EntityKey, list[Point]],
+        state: _RunState,
+    ) -> None:
+        """Add one candidate per episode above the entity's stored baseline (`socwb.baselines`)."""
+        options = BaselineOptions(
+            window=self.settings.baseline_window,
+            min_span=self.settings.baseline_min_span,
+            refresh=self.settings.baseline_refresh,
+        )
+        evaluator = StoredBaselineEvaluator(self.backend, self.baselines, options)
+        found = evaluator.episodes(
+            rule,
+            indices=plan.indices,
+            fields=plan.fields,
+            arrivals=arrivals,
+            points=points,
+            arrival_end=state.arrival_end,
+            now=state.now,
+        )
+        for item in found:
+            state.candidates.append(
+                _Candidate(
+                    item.arrival.entity,
+                    item.episode,
+                    plan,
+                    item.arrival,
+                    item.arrival.flags,
+                    item.evidence,
+                )
+            )
 
     def _select_points(self, rule: Rule, points: list[Point]) -> list[Point]:
         # NOTE: the alert's count is recounted over its whole span, so an
@@ -483,21 +532,14 @@ class Detector:
             for item in arrivals
             if item.slot_starts
         ]
-        buckets: HistoryBuckets = {}
-        after: Mapping[str, Any] | None = None
-        while targets:
-            body = baseline_query(
-                rule, targets, arrival_end=state.arrival_end, fields=plan.fields, after=after
-            )
-            response = self.backend.search(plan.indices, body, ignore_unavailable="true")
-            if response.get("aggregations") is None:
-                break
-            page, after = read_history_page(rule, response["aggregations"])
-            for entity, items in page.items():
-                buckets.setdefault(entity, []).extend(items)
-            if after is None:
-                break
-        return buckets
+        return read_history_buckets(
+            self.backend,
+            rule,
+            indices=plan.indices,
+            fields=plan.fields,
+            targets=targets,
+            arrival_end=state.arrival_end,
+        )
 
     def _collect_new_values(
         self,
@@ -778,6 +820,31 @@ class Detector:
             iso(last_success),
             (now - last_success).total_seconds(),
         )
+
+    # Clock skew ----------------------------------------------------------------
+
+    def _check_clock_skew(
+        self,
+        rule: Rule,
+        spec: ClockSkewSpec,
+        received: TimeWindow,
+        record: RunRecord,
+        now: datetime,
+    ) -> None:
+        """Write or extend one alert per host whose events received in `received` are skewed."""
+        record.arrival_start, record.arrival_end = received.start, received.end
+        state = _RunState(record=record, now=now, arrival_end=received.end)
+        for finding in find_skewed_hosts(
+            self.backend, self.catalogue, self.namespace, spec, received
+        ):
+            entity = (finding.host,)
+            arrival = EntityArrival(entity, finding.skew.events, 0, ())
+            plan = FieldPlan(finding.pattern, {})
+            episode = finding.episode(received)
+            evidence = finding.evidence()
+            state.candidates.append(_Candidate(entity, episode, plan, arrival, evidence=evidence))
+        record.buckets += len(state.candidates)
+        self._store_candidates(rule, state)
 
     # Silence -------------------------------------------------------------------
 

@@ -242,6 +242,21 @@ class DetectorSettings(_Section):
         default_factory=lambda: ["root", "admin", "administrator", "Administrator"],
         description="Privileged account names watched outside business hours, comma-separated.",
     )
+    baseline_window: timedelta = Field(
+        default=timedelta(days=28),
+        gt=timedelta(0),
+        description="Trailing event-time window of a stored anomaly baseline.",
+    )
+    baseline_min_span: timedelta = Field(
+        default=timedelta(days=7),
+        ge=timedelta(0),
+        description="Data span an entity needs in its baseline window before anomalies alert.",
+    )
+    baseline_refresh: timedelta = Field(
+        default=timedelta(days=1),
+        gt=timedelta(0),
+        description="Age of a stored baseline's window end after which it is recomputed.",
+    )
 
     selftest_interval: timedelta = Field(
         default=timedelta(hours=24),
@@ -256,6 +271,9 @@ class DetectorSettings(_Section):
         "first_run_lookback",
         "future_tolerance",
         "degraded_after",
+        "baseline_window",
+        "baseline_min_span",
+        "baseline_refresh",
         mode="before",
     )(_parse_duration)
     _selftest_interval = field_validator("selftest_interval", mode="before")(_parse_duration)

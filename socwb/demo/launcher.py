@@ -136,9 +136,6 @@ def load_data(backend: SearchBackend, settings: Settings, period: Path, echo: Ec
 def _generated_folders(manifest: Manifest, period: Path) -> list[tuple[Path, str, str]]:
     folders = {}
     for entry in manifest.files:
-        if entry.source == "metrics":
-            # TODO: index the metric documents once a metrics data stream exists.
-            continue
         folder = (period / entry.path).parent
         folders[folder] = (entry.source, entry.format)
     return [(folder, source, name) for folder, (source, name) in sorted(folders.items())]

@@ -13,7 +13,9 @@ logger = logging.getLogger(__name__)
 Event: TypeAlias = dict[str, Any]
 """A nested ECS document, ready to be indexed."""
 
-Source = Literal["cloud", "app", "waf", "database", "idp", "network", "edr", "cicd", "vulnscan"]
+Source = Literal[
+    "cloud", "app", "waf", "database", "idp", "network", "edr", "cicd", "vulnscan", "metrics"
+]
 """Source type of a log, the first part of `event.dataset`."""
 
 SOURCES: tuple[Source, ...] = (
@@ -26,6 +28,7 @@ SOURCES: tuple[Source, ...] = (
     "edr",
     "cicd",
     "vulnscan",
+    "metrics",
 )
 
 InputLine: TypeAlias = str | bytes

@@ -26,6 +26,7 @@ from socwb.ingest.formats import (
     gitlab,
     google,
     keycloak,
+    metrics,
     modsecurity,
     mongodb,
     mssql,
@@ -112,6 +113,8 @@ _NORMALIZER_CLASSES: tuple[type[BaseNormalizer], ...] = (
     qualys.QualysNormalizer,
     openvas.OpenVasNormalizer,
     trivy.TrivyNormalizer,
+    metrics.HostMetricsNormalizer,
+    metrics.ServiceMetricsNormalizer,
 )
 
 

@@ -13,6 +13,7 @@ from datetime import timedelta
 from socwb.errors import RuleError
 from socwb.rules.model import (
     BaselineSpec,
+    ClockSkewSpec,
     MatchSpec,
     NewValueSpec,
     QueryBody,
@@ -283,9 +284,10 @@ DATA_EXPORT_ABOVE_BASELINE = Rule(
     ),
 )
 
-# NOTE: the floors and the minimum history of the three anomaly rules below
+# NOTE: the floors and the minimum history of the five anomaly rules below
 # are assumed values for an organisation of about 50 people. Set them from the
-# organisation's own volumes.
+# organisation's own volumes. These rules read stored baselines, whose window
+# and warm-up are detector settings (`socwb.baselines`).
 _ANOMALY_MIN_HISTORY_BUCKETS = 5
 
 AUTH_VOLUME_ANOMALY = Rule(
@@ -306,6 +308,7 @@ AUTH_VOLUME_ANOMALY = Rule(
         factor=3.0,
         min_sum=20,
         min_history_buckets=_ANOMALY_MIN_HISTORY_BUCKETS,
+        is_stored=True,
     ),
 )
 
@@ -328,6 +331,32 @@ API_VOLUME_ANOMALY = Rule(
         factor=3.0,
         min_sum=100,
         min_history_buckets=_ANOMALY_MIN_HISTORY_BUCKETS,
+        is_stored=True,
+    ),
+)
+
+API_ENDPOINT_VOLUME_ANOMALY = Rule(
+    id="api_endpoint_volume_anomaly",
+    name="Cloud API endpoint call volume above baseline",
+    severity=Severity.MEDIUM,
+    response_time=4 * HOUR,
+    lookback=HOUR,
+    criteria=["CC7.2"],
+    policy_clause=(
+        "API call volume per endpoint: a deviation above 3 times the baseline raises an "
+        "automated alert"
+    ),
+    sources=["cloud"],
+    filter=API_VOLUME_ANOMALY.filter,
+    # An endpoint is one API operation of one cloud service, e.g.
+    # s3.amazonaws.com ListBuckets.
+    spec=BaselineSpec(
+        group_by=["event.provider", "event.action"],
+        sum_field=None,
+        factor=3.0,
+        min_sum=100,
+        min_history_buckets=_ANOMALY_MIN_HISTORY_BUCKETS,
+        is_stored=True,
     ),
 )
 
@@ -342,6 +371,8 @@ EGRESS_ANOMALY = Rule(
         "Data egress volume per service: a deviation above 3 times the baseline "
         "raises an automated alert"
     ),
+    # Log events and the service metric documents both carry the bytes sent
+    # in socwb.data.bytes.
     filter=[{"exists": {"field": "socwb.data.bytes"}}],
     spec=BaselineSpec(
         group_by=["service.name"],
@@ -349,7 +380,45 @@ EGRESS_ANOMALY = Rule(
         factor=3.0,
         min_sum=100 * 1024 * 1024,
         min_history_buckets=_ANOMALY_MIN_HISTORY_BUCKETS,
+        is_stored=True,
     ),
+)
+
+RESOURCE_ANOMALY = Rule(
+    id="resource_anomaly",
+    name="Host CPU use above baseline",
+    severity=Severity.MEDIUM,
+    response_time=4 * HOUR,
+    lookback=HOUR,
+    criteria=["A1.1", "CC7.2"],
+    policy_clause=(
+        "Infrastructure resource consumption: a deviation above 3 times the baseline "
+        "raises an automated alert"
+    ),
+    sources=["metrics"],
+    filter=[_term("event.dataset", "metrics.host_metrics")],
+    # The window sum adds the 5-minute CPU samples (fractions of all cores) of
+    # one hour: 12 samples at 50% give 6.0, the floor.
+    spec=BaselineSpec(
+        group_by=["host.name"],
+        sum_field="host.cpu.usage",
+        factor=3.0,
+        min_sum=6.0,
+        min_history_buckets=_ANOMALY_MIN_HISTORY_BUCKETS,
+        is_stored=True,
+    ),
+)
+
+CLOCK_SKEW = Rule(
+    id="clock_skew",
+    name="Clock skew of a log source host",
+    severity=Severity.MEDIUM,
+    response_time=4 * HOUR,
+    interval=5 * MINUTE,
+    lookback=HOUR,
+    criteria=["CC7.1", "CC7.2"],
+    policy_clause=("Every source uses synchronised time (NTP) so events can be correlated"),
+    spec=ClockSkewSpec(max_skew=5 * MINUTE),
 )
 
 MALWARE_DETECTED = Rule(
@@ -438,7 +507,10 @@ def builtin_rules(privileged_users: Sequence[str] = DEFAULT_PRIVILEGED_USERS) ->
         IMPOSSIBLE_TRAVEL,
         AUTH_VOLUME_ANOMALY,
         API_VOLUME_ANOMALY,
+        API_ENDPOINT_VOLUME_ANOMALY,
         EGRESS_ANOMALY,
+        RESOURCE_ANOMALY,
+        CLOCK_SKEW,
     ]
 
 

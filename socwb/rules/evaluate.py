@@ -640,11 +640,28 @@ def find_baseline_episodes(
     """
     if not isinstance(rule.spec, BaselineSpec):
         raise ValueError(f"rule {rule.id!r} is not a baseline rule")
+    spec = rule.spec
+    slots = [(slot, baseline_at(buckets, slot, spec)) for slot in sorted(set(slot_starts))]
+    return [(episode, baseline) for _, episode, baseline in find_slot_episodes(points, rule, slots)]
+
+
+def find_slot_episodes(
+    points: Sequence[Point], rule: Rule, slots: Iterable[tuple[datetime, Baseline]]
+) -> list[tuple[datetime, Episode, Baseline]]:
+    """Find the episodes of each slot above that slot's baseline limit.
+
+    A slot whose baseline has no limit (not enough history) is skipped. Only
+    episodes with an event in the slot's window range are kept.
+
+    Args:
+        points: The entity's points, sorted by time.
+        rule: A baseline rule; its `lookback` is the slot width.
+        slots: Start of each new slot and the baseline it is compared with.
+    """
     lookback_ms = int(rule.lookback.total_seconds() * 1000)
     times = [point.timestamp_ms for point in points]
     found = []
-    for slot in sorted(set(slot_starts)):
-        baseline = baseline_at(buckets, slot, rule.spec)
+    for slot, baseline in slots:
         if baseline.limit is None:
             continue
         slot_ms = to_epoch_millis(slot)
@@ -654,7 +671,7 @@ def find_baseline_episodes(
             last = to_epoch_millis(episode.last_event)
             first = to_epoch_millis(episode.first_event)
             if last >= slot_ms and first < slot_ms + lookback_ms:
-                found.append((episode, baseline))
+                found.append((slot, episode, baseline))
     return found
 
 

@@ -96,6 +96,10 @@ class BaselineSpec(_StrictModel):
         min_history_buckets: An entity with fewer active history buckets than
             this never alerts, because its baseline is not yet known; 0 compares
             an entity without history with `min_sum`.
+        is_stored: Whether the baseline comes from the stored baseline documents
+            (`socwb.baselines`) instead of the `history` before each window.
+            Their trailing window and warm-up come from the detector settings,
+            and an entity still warming up never alerts.
     """
 
     kind: Literal["baseline"] = "baseline"
@@ -105,6 +109,7 @@ class BaselineSpec(_StrictModel):
     factor: float = Field(default=3.0, gt=1.0)
     min_sum: float = Field(default=0.0, ge=0.0)
     min_history_buckets: int = Field(default=0, ge=0)
+    is_stored: bool = False
 
 
 class NewValueSpec(_StrictModel):
@@ -182,6 +187,25 @@ class SilenceSpec(_StrictModel):
     host_horizon: timedelta = timedelta(days=30)
 
 
+class ClockSkewSpec(_StrictModel):
+    """Alert when a host's events arrive with a median delay beyond `max_skew` of their own time.
+
+    Each run measures the delay `event.ingested - @timestamp` per host over the
+    events received during the rule's `lookback`, as the coverage report does.
+
+    Attributes:
+        max_skew: Largest median delay, either way, that passes; the coverage
+            report's bound.
+        max_delay: Events received more than this after their own time are left
+            out, because a delay that long is a backfill or a delivery backlog,
+            not a wrong clock.
+    """
+
+    kind: Literal["clock_skew"] = "clock_skew"
+    max_skew: timedelta = timedelta(minutes=5)
+    max_delay: timedelta = timedelta(days=1)
+
+
 RuleSpec: TypeAlias = Annotated[
     ThresholdSpec
     | MatchSpec
@@ -189,7 +213,8 @@ RuleSpec: TypeAlias = Annotated[
     | NewValueSpec
     | SequenceSpec
     | TravelSpec
-    | SilenceSpec,
+    | SilenceSpec
+    | ClockSkewSpec,
     Field(discriminator="kind"),
 ]
 
@@ -256,9 +281,11 @@ class Rule(_StrictModel):
 
     @property
     def group_by(self) -> list[str]:
-        """Group-by fields of the rule; empty for silence rules."""
+        """Group-by fields of the rule; `host.name` for clock skew, empty for silence rules."""
         if isinstance(self.spec, SilenceSpec):
             return []
+        if isinstance(self.spec, ClockSkewSpec):
+            return ["host.name"]
         return list(self.spec.group_by)
 
     @property

@@ -28,6 +28,7 @@ POLICY_RETENTION_DAYS = {
     "edr": 90,
     "cicd": 365,
     "vulnscan": 365,
+    "metrics": 365,
 }
 
 POLICY_FORMATS = {
@@ -52,6 +53,7 @@ POLICY_FORMATS = {
     "edr": ["crowdstrike_fdr", "crowdstrike_streams", "sentinelone", "windows_sysmon", "osquery"],
     "cicd": ["github_audit", "github_webhook"],
     "vulnscan": ["trivy", "nessus", "openvas"],
+    "metrics": ["host_metrics", "service_metrics"],
 }
 
 POLICY_LOG_TYPE_COUNTS = {
@@ -64,6 +66,7 @@ POLICY_LOG_TYPE_COUNTS = {
     "edr": 3,
     "cicd": 3,
     "vulnscan": 1,
+    "metrics": 1,
 }
 
 

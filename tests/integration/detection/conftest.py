@@ -93,6 +93,28 @@ def auth_failure(user: str, moment: datetime, dataset: str = "idp.okta") -> dict
     }
 
 
+def login(user: str, moment: datetime) -> dict[str, Any]:
+    """An ECS successful login as the identity provider normalizers emit it."""
+    return {
+        "@timestamp": iso(moment),
+        "event": {
+            "kind": "event",
+            "category": ["authentication"],
+            "type": ["start"],
+            "action": "user.session.start",
+            "outcome": "success",
+            "dataset": "idp.okta",
+        },
+        "user": {"name": user},
+    }
+
+
+def history_hours(now: datetime, days: int) -> list[datetime]:
+    """Return the start of the same UTC hour on each of the `days` days before now."""
+    hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    return [hour - timedelta(days=day) for day in range(1, days + 1)]
+
+
 def every(start: datetime, step_seconds: float, count: int) -> list[datetime]:
     """Return `count` times from `start`, `step_seconds` apart."""
     return [start + timedelta(seconds=step_seconds * index) for index in range(count)]

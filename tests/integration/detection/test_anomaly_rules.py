@@ -1,4 +1,8 @@
-"""Volume anomaly rules on the real node: a jump above 3 times the baseline alerts once."""
+"""Volume anomaly rules on the real node: a jump above 3 times the baseline alerts once.
+
+The rules read stored baselines. Six days of history at one UTC hour span five
+days and one hour, so the tests shorten the warm-up's minimum span to three days.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +10,21 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from socwb.detection import Detector
+from socwb.detection import Detector, DetectorSettings
 from socwb.rules.catalog import AUTH_VOLUME_ANOMALY, EGRESS_ANOMALY
 from socwb.rules.model import TimeWindow, iso
 from socwb.search import SearchBackend
 
-from .conftest import every, index_events, stored_alerts
+from .conftest import every, history_hours, index_events, login, stored_alerts
 
 MakeDetector = Callable[..., Detector]
 MIB = 1024 * 1024
-
-
-def login(user: str, moment: datetime) -> dict[str, Any]:
-    return {
-        "@timestamp": iso(moment),
-        "event": {
-            "kind": "event",
-            "category": ["authentication"],
-            "type": ["start"],
-            "action": "user.session.start",
-            "outcome": "success",
-            "dataset": "idp.okta",
-        },
-        "user": {"name": user},
-    }
+SETTINGS = DetectorSettings(
+    ingest_delay=timedelta(0),
+    first_run_lookback=timedelta(minutes=10),
+    catch_up_chunk=timedelta(hours=1),
+    baseline_min_span=timedelta(days=3),
+)
 
 
 def export(service: str, moment: datetime, size: int) -> dict[str, Any]:
@@ -39,12 +34,6 @@ def export(service: str, moment: datetime, size: int) -> dict[str, Any]:
         "service": {"name": service},
         "socwb": {"data": {"bytes": size}},
     }
-
-
-def history_hours(now: datetime, days: int) -> list[datetime]:
-    """Return the start of the same UTC hour on each of the `days` days before now."""
-    hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
-    return [hour - timedelta(days=day) for day in range(1, days + 1)]
 
 
 def logins(user: str, hours: list[datetime], per_hour: int) -> list[dict[str, Any]]:
@@ -59,7 +48,7 @@ def test_auth_volume_five_times_baseline_alerts(
     events += [login("carol", moment) for moment in every(now - timedelta(minutes=30), 20, 50)]
     index_events(provisioned, f"logs-idp.okta-{namespace}", events)
 
-    make_detector().run(AUTH_VOLUME_ANOMALY)
+    make_detector(settings=SETTINGS).run(AUTH_VOLUME_ANOMALY)
 
     alerts = stored_alerts(make_detector(), "auth_volume_anomaly")
     assert len(alerts) == 1
@@ -71,6 +60,9 @@ def test_auth_volume_five_times_baseline_alerts(
     assert buckets["current"] == 50.0
     assert buckets["ratio"] == 5.0
     assert buckets["window_seconds"] == 3600.0
+    assert buckets["baseline_window_days"] == 28.0
+    assert buckets["baseline_granularity"] == "overall"
+    assert buckets["baseline_data_points"] == 6
 
 
 def test_auth_volume_twice_baseline_stays_quiet(
@@ -81,7 +73,7 @@ def test_auth_volume_twice_baseline_stays_quiet(
     events += [login("dave", moment) for moment in every(now - timedelta(minutes=30), 60, 20)]
     index_events(provisioned, f"logs-idp.okta-{namespace}", events)
 
-    record = make_detector().run(AUTH_VOLUME_ANOMALY)
+    record = make_detector(settings=SETTINGS).run(AUTH_VOLUME_ANOMALY)
 
     assert record.buckets == 1
     assert stored_alerts(make_detector(), "auth_volume_anomaly") == []
@@ -95,7 +87,7 @@ def test_auth_volume_short_history_stays_quiet(
     events += [login("erin", moment) for moment in every(now - timedelta(minutes=30), 20, 50)]
     index_events(provisioned, f"logs-idp.okta-{namespace}", events)
 
-    record = make_detector().run(AUTH_VOLUME_ANOMALY)
+    record = make_detector(settings=SETTINGS).run(AUTH_VOLUME_ANOMALY)
 
     assert record.buckets == 1
     assert stored_alerts(make_detector(), "auth_volume_anomaly") == []
@@ -108,7 +100,7 @@ def test_auth_volume_second_run_adds_nothing(
     events = logins("frank", history_hours(now, 6), 10)
     events += [login("frank", moment) for moment in every(now - timedelta(minutes=30), 20, 50)]
     index_events(provisioned, f"logs-idp.okta-{namespace}", events)
-    detector = make_detector()
+    detector = make_detector(settings=SETTINGS)
     detector.run(AUTH_VOLUME_ANOMALY)
 
     arrival = TimeWindow(now - timedelta(hours=1), datetime.now(UTC))
@@ -129,7 +121,7 @@ def test_egress_five_times_baseline_alerts(
     events += [export("report-export", moment, 200 * MIB) for moment in burst]
     index_events(provisioned, f"logs-app.app_json-{namespace}", events)
 
-    make_detector().run(EGRESS_ANOMALY)
+    make_detector(settings=SETTINGS).run(EGRESS_ANOMALY)
 
     alerts = stored_alerts(make_detector(), "egress_anomaly")
     assert len(alerts) == 1

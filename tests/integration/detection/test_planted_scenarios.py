@@ -70,18 +70,11 @@ POLICY_SCENARIOS = [
     "privileged_off_hours-2",
 ]
 
-EGRESS_METRICS_GAP = (
-    "the egress scenario exists only in the service metric documents "
-    "(network.egress.bytes), which are not indexed, while egress_anomaly sums "
-    "socwb.data.bytes of log events"
-)
-
 ANOMALY_SCENARIOS = [
     "auth_volume_anomaly-1",
     "api_volume_anomaly-1",
-    pytest.param(
-        "egress_anomaly-1", marks=pytest.mark.xfail(strict=True, reason=EGRESS_METRICS_GAP)
-    ),
+    "egress_anomaly-1",
+    "resource_anomaly-1",
 ]
 
 # False positives per rule on this period when the test was written, all on
@@ -118,12 +111,14 @@ class DetectedPeriod:
 def ingest_generated(
     backend: SearchBackend, namespace: str, period: Path, manifest: Manifest
 ) -> None:
-    """Ingest the generated vendor files, one folder per format, without the shipped samples."""
+    """Ingest the generated vendor files and metric documents, one folder per format.
+
+    The shipped samples are left out.
+    """
     geo = create_geo_lookup()
     folders: dict[Path, tuple[str, str]] = {}
     for entry in manifest.files:
-        if entry.source != "metrics":
-            folders[(period / entry.path).parent] = (entry.source, entry.format)
+        folders[(period / entry.path).parent] = (entry.source, entry.format)
     for folder, (source, format_name) in sorted(folders.items()):
         options = IngestOptions(
             source=source,
