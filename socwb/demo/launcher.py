@@ -66,6 +66,11 @@ class DemoState:
         """Where generated periods are written, one folder per start date."""
         return self.directory / "generated"
 
+    @property
+    def node_marker(self) -> Path:
+        """Marker file that exists while the local node runs because this demo started it."""
+        return self.directory / "node-started-by-demo"
+
     def log_file(self, name: str) -> Path:
         """Return the log file of one background process."""
         return self.directory / f"{name}.log"
@@ -90,15 +95,20 @@ def default_state_directory() -> Path:
     return Path.home() / ".cache" / "socwb" / "demo"
 
 
-def generated_period(state: DemoState, days: int, today: datetime, echo: Echo) -> Path:
+def generated_period(
+    state: DemoState, days: int, today: datetime, echo: Echo, scale: float = 1.0
+) -> Path:
     """Return a generated period ending today, writing it unless it exists already."""
     start = (today - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
-    folder = state.data_directory / f"{start:%Y-%m-%d}-{days}d-seed{DEMO_SEED}"
+    name = f"{start:%Y-%m-%d}-{days}d-seed{DEMO_SEED}"
+    if scale != 1.0:
+        name += f"-scale{scale:g}"
+    folder = state.data_directory / name
     if (folder / "manifest.json").is_file():
         echo(f"generated data: reusing {folder}")
         return folder
     echo(f"generated data: writing {days} days from {start:%Y-%m-%d} to {folder}")
-    generate(folder, seed=DEMO_SEED, start=start, days=days)
+    generate(folder, seed=DEMO_SEED, start=start, days=days, scale=scale)
     return folder
 
 
@@ -116,7 +126,7 @@ def load_data(backend: SearchBackend, settings: Settings, period: Path, echo: Ec
             options = IngestOptions(source=source_folder.name, namespace=namespace, geo=geo)
             _ingest(backend, [sample], options, report)
     manifest = load_manifest(period)
-    for folder, source, format_name in _generated_folders(manifest, period):
+    for folder, source, format_name in generated_folders(manifest, period):
         options = IngestOptions(
             source=source,
             namespace=namespace,
@@ -133,7 +143,8 @@ def load_data(backend: SearchBackend, settings: Settings, period: Path, echo: Ec
     return report
 
 
-def _generated_folders(manifest: Manifest, period: Path) -> list[tuple[Path, str, str]]:
+def generated_folders(manifest: Manifest, period: Path) -> list[tuple[Path, str, str]]:
+    """Return each generated log folder with its source and format name, without metrics."""
     folders = {}
     for entry in manifest.files:
         if entry.source == "metrics":
