@@ -29,6 +29,7 @@ from socwb.demo.manifest import Manifest, load_manifest
 from socwb.detection import Detector
 from socwb.errors import WorkbenchError
 from socwb.ingest.geo import create_geo_lookup
+from socwb.ingest.model import GeoLookup
 from socwb.ingest.pipeline import IngestOptions, InputFormatError, run_ingest
 from socwb.processes import is_alive
 from socwb.provisioning import apply_assets
@@ -126,15 +127,7 @@ def load_data(backend: SearchBackend, settings: Settings, period: Path, echo: Ec
             options = IngestOptions(source=source_folder.name, namespace=namespace, geo=geo)
             _ingest(backend, [sample], options, report)
     manifest = load_manifest(period)
-    for folder, source, format_name in generated_folders(manifest, period):
-        options = IngestOptions(
-            source=source,
-            namespace=namespace,
-            format_name=format_name,
-            default_year=manifest.syslog_year,
-            timezone=manifest.timezone,
-            geo=geo,
-        )
+    for folder, options in generated_inputs(manifest, period, namespace, geo):
         _ingest(backend, [folder], options, report)
     echo(
         f"ingested {report.files} inputs: {report.indexed} indexed, "
@@ -143,8 +136,10 @@ def load_data(backend: SearchBackend, settings: Settings, period: Path, echo: Ec
     return report
 
 
-def generated_folders(manifest: Manifest, period: Path) -> list[tuple[Path, str, str]]:
-    """Return each generated log folder with its source and format name, without metrics."""
+def generated_inputs(
+    manifest: Manifest, period: Path, namespace: str, geo: GeoLookup
+) -> list[tuple[Path, IngestOptions]]:
+    """Return each generated log folder, without metrics, with the options to ingest it."""
     folders = {}
     for entry in manifest.files:
         if entry.source == "metrics":
@@ -152,7 +147,19 @@ def generated_folders(manifest: Manifest, period: Path) -> list[tuple[Path, str,
             continue
         folder = (period / entry.path).parent
         folders[folder] = (entry.source, entry.format)
-    return [(folder, source, name) for folder, (source, name) in sorted(folders.items())]
+
+    inputs = []
+    for folder, (source, format_name) in sorted(folders.items()):
+        options = IngestOptions(
+            source=source,
+            namespace=namespace,
+            format_name=format_name,
+            default_year=manifest.syslog_year,
+            timezone=manifest.timezone,
+            geo=geo,
+        )
+        inputs.append((folder, options))
+    return inputs
 
 
 def _ingest(
