@@ -56,7 +56,7 @@ RULE_TEMPLATES = BENCH_DIRECTORY / "elastalert"
 NAMESPACE_TOKEN = "__NAMESPACE__"
 
 # The socwb rules that have an ElastAlert 2 counterpart in bench/elastalert/.
-# Each rule file's `name` is the socwb rule id, so alerts of both sides compare.
+# Each rule file's `name` is the socwb rule id, so the alerts of both sides can be compared.
 COMPARED_RULES = (
     "auth_failure_spike",
     "new_login_location",
@@ -100,6 +100,7 @@ class SideResult:
     false_positives_by_rule: dict[str, int]
     missed: list[str]
     alerts_per_scenario: dict[str, int]
+    app_silence_false_positives: int
 
 
 def run_child(command: list[str], environment: dict[str, str], log_file: Path) -> Usage:
@@ -311,7 +312,21 @@ def summarise(side: str, usage: Usage, alerts: list[Alert], manifest: Manifest) 
         false_positives_by_rule=evaluation.false_positives_by_rule(),
         missed=[result.scenario.id for result in results if not result.is_found],
         alerts_per_scenario={result.scenario.id: len(result.alert_ids) for result in results},
+        app_silence_false_positives=sum(
+            alert.rule_id == SILENCE_RULE and _is_app_alert(alert)
+            for alert in evaluation.false_positives
+        ),
     )
+
+
+def _is_app_alert(alert: Alert) -> bool:
+    """Return True unless the alert names a source other than the application.
+
+    socwb's silence alerts name their source. ElastAlert's flatline alerts name
+    only the host, and its rule reads the application's data stream only.
+    """
+    sources = [item.value for item in alert.entity if item.field == "source"]
+    return sources in ([], ["app"])
 
 
 def markdown_table(results: list[SideResult]) -> str:
@@ -334,7 +349,7 @@ def markdown_table(results: list[SideResult]) -> str:
 
 
 def parse_arguments() -> argparse.Namespace:
-    """Parse the command line; every option has a default."""
+    """Parse the command line. Every option has a default."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:9200", help="engine URL (http only)")
     parser.add_argument("--namespace", default="benchea", help="namespace of the bench data")
@@ -413,6 +428,10 @@ def main() -> None:
         print(f"{result.side}: missed {result.missed or 'none'}")
         print(f"{result.side}: false positives by rule {result.false_positives_by_rule}")
         print(f"{result.side}: alerts per scenario {result.alerts_per_scenario}")
+        print(
+            f"{result.side}: log_source_stopped false positives on application hosts "
+            f"{result.app_silence_false_positives}"
+        )
     if arguments.output:
         report = {"machine": machine(), "results": [asdict(result) for result in results]}
         arguments.output.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
