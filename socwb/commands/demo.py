@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
@@ -41,12 +42,32 @@ logger = logging.getLogger(__name__)
     show_default=True,
     help="Port of the workbench on 127.0.0.1.",
 )
-@click.option("--stop", is_flag=True, help="Stop the demo's processes and the local node.")
+@click.option(
+    "--scale",
+    type=click.FloatRange(0, 1000, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Factor on the number of generated background events.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of the demo's users, process ids, logs and generated data "
+    "[default: /var/lib/socwb/demo as root, else ~/.cache/socwb/demo].",
+)
+@click.option(
+    "--stop",
+    is_flag=True,
+    help="Stop the demo's processes, and the local node if this demo started it.",
+)
 @click.pass_context
-def demo(context: click.Context, days: int, port: int, stop: bool) -> None:
+def demo(
+    context: click.Context, days: int, port: int, scale: float, state_dir: Path | None, stop: bool
+) -> None:
     """Start the node, load real and generated logs, run detectors, start the workbench."""
     settings: Settings = context.obj
-    state = DemoState(default_state_directory())
+    state = DemoState(state_dir or default_state_directory())
     state.directory.mkdir(parents=True, exist_ok=True)
     if stop:
         _stop(state, settings)
@@ -54,8 +75,10 @@ def demo(context: click.Context, days: int, port: int, stop: bool) -> None:
 
     if settings.search.urls == [LOCAL_NODE_URL]:
         status, started = LocalNode(settings.node).start()
+        if started:
+            state.node_marker.touch()
         click.echo(f"node: {'started' if started else 'reusing'} {status.url}")
-    period = generated_period(state, days, datetime.now(UTC), click.echo)
+    period = generated_period(state, days, datetime.now(UTC), click.echo, scale)
     manifest = load_manifest(period)
     backend = create_backend(settings.search)
     try:
@@ -89,12 +112,20 @@ def _print_summary(
             f"demo users exist already in {state.users_file}; add more with: "
             f"socwb users add NAME --role ROLE --users-file {state.users_file}"
         )
-    click.echo("stop everything with: socwb demo --stop")
+    stop_command = "socwb demo --stop"
+    if state.directory != default_state_directory():
+        stop_command += f" --state-dir {state.directory}"
+    click.echo(f"stop everything with: {stop_command}")
 
 
 def _stop(state: DemoState, settings: Settings) -> None:
     stopped = stop_processes(state)
     click.echo(f"stopped: {', '.join(stopped) or 'no demo process was running'}")
+    # A node that was running before the demo started may serve other clients.
+    if not state.node_marker.is_file():
+        click.echo("node left running: this demo did not start it")
+        return
     if settings.search.urls == [LOCAL_NODE_URL]:
         was_running = LocalNode(settings.node).stop()
         click.echo("node stopped" if was_running else "node was not running")
+    state.node_marker.unlink()

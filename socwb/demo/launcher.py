@@ -29,6 +29,7 @@ from socwb.demo.manifest import Manifest, load_manifest
 from socwb.detection import Detector
 from socwb.errors import WorkbenchError
 from socwb.ingest.geo import create_geo_lookup
+from socwb.ingest.model import GeoLookup
 from socwb.ingest.pipeline import IngestOptions, InputFormatError, run_ingest
 from socwb.processes import is_alive
 from socwb.provisioning import apply_assets
@@ -66,6 +67,11 @@ class DemoState:
         """Where generated periods are written, one folder per start date."""
         return self.directory / "generated"
 
+    @property
+    def node_marker(self) -> Path:
+        """Marker file that exists while the local node runs because this demo started it."""
+        return self.directory / "node-started-by-demo"
+
     def log_file(self, name: str) -> Path:
         """Return the log file of one background process."""
         return self.directory / f"{name}.log"
@@ -90,15 +96,20 @@ def default_state_directory() -> Path:
     return Path.home() / ".cache" / "socwb" / "demo"
 
 
-def generated_period(state: DemoState, days: int, today: datetime, echo: Echo) -> Path:
+def generated_period(
+    state: DemoState, days: int, today: datetime, echo: Echo, scale: float = 1.0
+) -> Path:
     """Return a generated period ending today, writing it unless it exists already."""
     start = (today - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
-    folder = state.data_directory / f"{start:%Y-%m-%d}-{days}d-seed{DEMO_SEED}"
+    name = f"{start:%Y-%m-%d}-{days}d-seed{DEMO_SEED}"
+    if scale != 1.0:
+        name += f"-scale{scale:g}"
+    folder = state.data_directory / name
     if (folder / "manifest.json").is_file():
         echo(f"generated data: reusing {folder}")
         return folder
     echo(f"generated data: writing {days} days from {start:%Y-%m-%d} to {folder}")
-    generate(folder, seed=DEMO_SEED, start=start, days=days)
+    generate(folder, seed=DEMO_SEED, start=start, days=days, scale=scale)
     return folder
 
 
@@ -116,15 +127,7 @@ def load_data(backend: SearchBackend, settings: Settings, period: Path, echo: Ec
             options = IngestOptions(source=source_folder.name, namespace=namespace, geo=geo)
             _ingest(backend, [sample], options, report)
     manifest = load_manifest(period)
-    for folder, source, format_name in _generated_folders(manifest, period):
-        options = IngestOptions(
-            source=source,
-            namespace=namespace,
-            format_name=format_name,
-            default_year=manifest.syslog_year,
-            timezone=manifest.timezone,
-            geo=geo,
-        )
+    for folder, options in generated_inputs(manifest, period, namespace, geo):
         _ingest(backend, [folder], options, report)
     echo(
         f"ingested {report.files} inputs: {report.indexed} indexed, "
@@ -133,12 +136,27 @@ def load_data(backend: SearchBackend, settings: Settings, period: Path, echo: Ec
     return report
 
 
-def _generated_folders(manifest: Manifest, period: Path) -> list[tuple[Path, str, str]]:
+def generated_inputs(
+    manifest: Manifest, period: Path, namespace: str, geo: GeoLookup
+) -> list[tuple[Path, IngestOptions]]:
+    """Return each generated folder (logs and metric documents) with the options to ingest it."""
     folders = {}
     for entry in manifest.files:
         folder = (period / entry.path).parent
         folders[folder] = (entry.source, entry.format)
-    return [(folder, source, name) for folder, (source, name) in sorted(folders.items())]
+
+    inputs = []
+    for folder, (source, format_name) in sorted(folders.items()):
+        options = IngestOptions(
+            source=source,
+            namespace=namespace,
+            format_name=format_name,
+            default_year=manifest.syslog_year,
+            timezone=manifest.timezone,
+            geo=geo,
+        )
+        inputs.append((folder, options))
+    return inputs
 
 
 def _ingest(

@@ -25,7 +25,15 @@ def _setting_variables() -> set[str]:
 def test_compose_has_engines_detectors_and_workbench() -> None:
     services = _compose()["services"]
 
-    assert set(services) == {"opensearch", "elasticsearch", "detectors", "workbench"}
+    assert set(services) == {
+        "opensearch",
+        "elasticsearch",
+        "opensearch-node1",
+        "opensearch-node2",
+        "opensearch-node3",
+        "detectors",
+        "workbench",
+    }
     assert services["elasticsearch"]["profiles"] == ["elasticsearch"]
     assert "profiles" not in services["opensearch"]
     assert services["detectors"]["build"] == "."

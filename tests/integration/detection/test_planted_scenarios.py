@@ -22,10 +22,10 @@ from socwb.alerts.store import AlertStore
 from socwb.catalogue import load_catalogue
 from socwb.demo import Manifest, generate
 from socwb.demo.evaluation import Evaluation, describe, evaluate
-from socwb.demo.launcher import run_detectors_once
+from socwb.demo.launcher import generated_inputs, run_detectors_once
 from socwb.detection import Detector
 from socwb.ingest.geo import create_geo_lookup
-from socwb.ingest.pipeline import IngestOptions, run_ingest
+from socwb.ingest.pipeline import run_ingest
 from socwb.provisioning import apply_assets
 from socwb.rules.catalog import LOG_SOURCE_STOPPED
 from socwb.rules.model import TimeWindow
@@ -111,23 +111,8 @@ class DetectedPeriod:
 def ingest_generated(
     backend: SearchBackend, namespace: str, period: Path, manifest: Manifest
 ) -> None:
-    """Ingest the generated vendor files and metric documents, one folder per format.
-
-    The shipped samples are left out.
-    """
-    geo = create_geo_lookup()
-    folders: dict[Path, tuple[str, str]] = {}
-    for entry in manifest.files:
-        folders[(period / entry.path).parent] = (entry.source, entry.format)
-    for folder, (source, format_name) in sorted(folders.items()):
-        options = IngestOptions(
-            source=source,
-            namespace=namespace,
-            format_name=format_name,
-            default_year=manifest.syslog_year,
-            timezone=manifest.timezone,
-            geo=geo,
-        )
+    """Ingest the generated vendor files and metric documents, without the shipped samples."""
+    for folder, options in generated_inputs(manifest, period, namespace, create_geo_lookup()):
         summary = run_ingest(backend, [str(folder)], options)
         assert summary.totals.deadlettered == 0, folder
 
