@@ -130,8 +130,9 @@ RULE_SOURCES: Mapping[str, tuple[str, ...]] = {
 }
 """Sources whose events feed rules that search every source, by the log types the rule reads.
 
-A rule with its own `sources` (e.g. `vulnerability_critical`) uses those, and a
-silence rule covers every source of the catalogue.
+A rule with its own `sources` (e.g. `vulnerability_critical`) uses those. The
+silence and clock-skew rules, like any rule missing here, cover every source of
+the catalogue.
 """
 
 
