@@ -12,6 +12,7 @@ import click
 from socwb.checkpoints import RunRecord
 from socwb.detection import Detector
 from socwb.errors import ConfigurationError, WorkbenchError
+from socwb.leases import RuleLeases
 from socwb.rules.catalog import builtin_rules, get_rule
 from socwb.rules.model import Rule, TimeWindow, iso
 from socwb.search import SearchBackend, create_backend
@@ -162,7 +163,8 @@ def serve(context: click.Context, notify_config: Path | None) -> None:
         detector = _detector(backend, settings)
         tasks = _service_tasks(backend, settings, notify_config, PeriodicTask)
         rules = builtin_rules(settings.detectors.privileged_users)
-        service = DetectorService(detector, rules, tasks=tasks)
+        leases = RuleLeases(backend, settings.search.namespace, clock=detector.clock)
+        service = DetectorService(detector, rules, tasks=tasks, leases=leases)
         service.install_signal_handlers()
         service.serve()
     finally:
