@@ -49,8 +49,8 @@ def check_transition(current: AlertStatus, new: AlertStatus) -> None:
     allowed = ALLOWED_TRANSITIONS[current]
     if current is AlertStatus.SUPPRESSED:
         raise AlertWorkflowError(
-            "a suppressed alert cannot change its status: it records what a suppression "
-            "withheld; revoke or let the suppression expire so that later activity alerts"
+            f"an alert cannot move from {current.value!r} to {new.value!r}: it records what "
+            "a suppression withheld; let the suppression expire so that later activity alerts"
         )
     if new not in allowed:
         choices = ", ".join(sorted(status.value for status in allowed))

@@ -211,7 +211,7 @@ def test_suppressed_alert_status_cannot_change(
     detector.run(AUTH_FAILURE_SPIKE)
     alert = stored_alerts(detector)[0]
 
-    with pytest.raises(AlertWorkflowError, match="suppressed alert cannot change"):
+    with pytest.raises(AlertWorkflowError, match="cannot move from 'suppressed' to 'closed'"):
         detector.alerts.set_status(alert.id, AlertStatus.CLOSED, actor="ana", now=now)
 
     assert detector.alerts.get(alert.id).status is AlertStatus.SUPPRESSED  # type: ignore[union-attr]
