@@ -5,7 +5,7 @@ holder and when the lease expires. An instance takes or renews the lease before
 each run of the rule. A new lease is written with `op_type=create` and an
 existing one with `if_seq_no` and `if_primary_term`, so when two instances try
 at the same moment the engine accepts exactly one write, and the other instance
-skips the rule. The holder renews at every run. A lease that nobody renews,
+skips the rule. The holder renews at every run. A lease that is not renewed,
 because its holder died or hangs, expires after `intervals` rule intervals, and
 then the first instance to try takes it over. A service that stops cleanly
 releases its leases, so another instance takes them at its next turn.
@@ -85,7 +85,7 @@ class RuleLeases:
         backend: The engine.
         namespace: Namespace of the detector's indices.
         clock: Current aware UTC time, for lease expiry.
-        holder: This instance's id in the lease documents; unique per process when None.
+        holder: This instance's id in the lease documents. None generates one per process.
         intervals: Rule intervals without renewal after which a lease expires.
     """
 
@@ -115,11 +115,11 @@ class RuleLeases:
         create_index(self.backend, self.index, LEASES_MAPPING)
 
     def hold(self, rule_id: str, interval: timedelta) -> bool:
-        """Take or renew the lease on a rule; return whether this instance may run it now.
+        """Take or renew the lease on a rule, and return whether this instance may run it now.
 
-        Returns False, without raising, when another instance holds an unexpired
-        lease, when another instance won the write, or when the engine failed;
-        the caller tries again at the rule's next interval.
+        Returns False without raising when another instance holds an unexpired
+        lease or won the write, or when the engine failed. The caller tries
+        again at the rule's next interval.
         """
         now = self.clock()
         try:
@@ -135,7 +135,7 @@ class RuleLeases:
             return False
         except SearchError as exc:
             logger.error(
-                "lease not taken rule=%s holder=%s error=%s; retrying at the next interval",
+                "lease update failed rule=%s holder=%s error=%s, retrying at the next interval",
                 rule_id,
                 self.holder,
                 exc,
@@ -169,7 +169,7 @@ class RuleLeases:
             self._write(released, found)
         except (ConflictError, SearchError) as exc:
             logger.error(
-                "lease not released rule=%s holder=%s error=%s; it expires on its own",
+                "lease release failed rule=%s holder=%s error=%s, so it lasts until its expiry",
                 rule_id,
                 self.holder,
                 exc,
