@@ -196,6 +196,24 @@ def test_suppressed_alert_not_sent(
     assert receiver.requests == []
 
 
+def test_six_hundred_alerts_sent_once_each(
+    backend: SearchBackend, namespace: str, alert_store: AlertStore, receiver: WebhookReceiver
+) -> None:
+    created_at = datetime.now(UTC) - timedelta(minutes=1)
+    alerts = [build_alert(created_at=created_at, user=f"user{100 + n}") for n in range(600)]
+    assert alert_store.create_many(alerts) == []
+    alert_store.refresh()
+    settings = settings_for(receiver.url())
+
+    first = dispatcher_for(backend, namespace, settings).run_cycle()
+    second = dispatcher_for(backend, namespace, settings).run_cycle()
+
+    assert first.delivered == 600
+    assert second.delivered == 0
+    assert second.skipped == 600
+    assert len(receiver.requests) == 600
+
+
 def test_concurrent_cycles_send_once(
     backend: SearchBackend, namespace: str, make_alert: AlertFactory, receiver: WebhookReceiver
 ) -> None:
