@@ -12,12 +12,13 @@ from socwb.alerts.workflow import QueueFilter, list_queue
 from socwb.auth import Principal, Role
 from socwb.detection import Detector
 from socwb.errors import AlertWorkflowError
-from socwb.rules.catalog import AUTH_FAILURE_SPIKE
+from socwb.rules.catalog import AUTH_FAILURE_SPIKE, LOG_SOURCE_STOPPED
 from socwb.search import SearchBackend
 from socwb.suppression_filter import list_suppressed, suppressed_totals
 from socwb.tuning import FieldCondition, Suppression, SuppressionStore
 
 from .conftest import auth_failure, every, index_events, real_clock, stored_alerts
+from .test_silence import fixed_clock, host_event, relaxed_gap_settings, small_catalogue
 
 MakeDetector = Callable[..., Detector]
 
@@ -215,3 +216,37 @@ def test_suppressed_alert_status_cannot_change(
         detector.alerts.set_status(alert.id, AlertStatus.CLOSED, actor="ana", now=now)
 
     assert detector.alerts.get(alert.id).status is AlertStatus.SUPPRESSED  # type: ignore[union-attr]
+
+
+def test_silence_alert_of_suppressed_source_stored_suppressed(
+    make_detector: MakeDetector, provisioned: SearchBackend, namespace: str
+) -> None:
+    start = datetime.now(UTC).replace(microsecond=0)
+    proposal = SuppressionStore(provisioned, namespace).propose(
+        ANALYST,
+        rule_ids=[LOG_SOURCE_STOPPED.id],
+        conditions=[FieldCondition(field="source", value="vulnscan")],
+        justification="the scanner is decommissioned until its replacement arrives",
+        expires_at=start + timedelta(days=7),
+        now=start,
+    )
+    approve(provisioned, namespace, proposal, start)
+    catalogue = small_catalogue({})
+    index_events(provisioned, f"logs-edr.sentinelone-{namespace}", [host_event("web-01")])
+    make_detector(clock=fixed_clock(start), catalogue=catalogue).run(LOG_SOURCE_STOPPED)
+    later = make_detector(
+        clock=fixed_clock(start + timedelta(minutes=61)),
+        catalogue=catalogue,
+        settings=relaxed_gap_settings(),
+    )
+
+    record = later.run(LOG_SOURCE_STOPPED)
+
+    alerts = {alert.entity_key: alert for alert in stored_alerts(later, LOG_SOURCE_STOPPED.id)}
+    assert sorted(alerts) == ["source=edr", "source=vulnscan"]
+    assert alerts["source=vulnscan"].status is AlertStatus.SUPPRESSED
+    assert alerts["source=vulnscan"].suppression_id == proposal.id
+    assert alerts["source=edr"].status is AlertStatus.OPEN
+    assert record.alerts_created == 1
+    assert record.suppressed == 1
+    assert record.suppressed_by == {proposal.id: 1}
