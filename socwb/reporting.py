@@ -158,7 +158,7 @@ def compute_monthly_figures(
     that moved the alert out of `open` (an acknowledgement, or a close without one).
     The time to close runs to the last close of alerts closed at `as_of`.
     """
-    # Suppressed alerts were never raised; the tuning changes list their suppressions.
+    # Suppressed alerts were never raised, so no figure counts them.
     in_month = [
         alert
         for alert in alerts
