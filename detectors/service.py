@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from socwb.detection import Detector
+from socwb.leases import RuleLeases
 from socwb.rules.catalog import builtin_rules
 from socwb.rules.model import Rule
 from socwb.search import SearchBackend
@@ -63,6 +64,9 @@ class DetectorService:
         rules: The rules to schedule.
         monotonic: Clock for scheduling, in seconds; never used for windows.
         max_catch_up_runs: Runs of one rule per turn while it is catching up.
+        leases: When given, a rule runs only while this instance holds its lease,
+            so several instances can serve the same namespace without doing the
+            same work twice.
     """
 
     def __init__(
@@ -73,6 +77,7 @@ class DetectorService:
         monotonic: Callable[[], float] = time.monotonic,
         max_catch_up_runs: int = MAX_CATCH_UP_RUNS,
         tasks: Sequence[PeriodicTask] = (),
+        leases: RuleLeases | None = None,
     ) -> None:
         self.detector = detector
         self.rules = list(rules)
@@ -82,9 +87,10 @@ class DetectorService:
         self.max_catch_up_runs = max_catch_up_runs
         self.next_due = {rule.id: 0.0 for rule in self.rules}
         self.stop_event = threading.Event()
+        self.leases = leases
 
     def run_due(self) -> int:
-        """Run every rule whose time has come; return how many rules ran."""
+        """Run every rule whose time has come and whose lease is held; return how many ran."""
         ran = 0
         for rule in self.rules:
             if self.stop_event.is_set():
@@ -92,6 +98,8 @@ class DetectorService:
             if self.monotonic() < self.next_due[rule.id]:
                 continue
             self.next_due[rule.id] = self.monotonic() + rule.interval.total_seconds()
+            if self.leases is not None and not self.leases.hold(rule.id, rule.interval):
+                continue
             self.run_rule(rule)
             ran += 1
         return ran
@@ -148,12 +156,16 @@ class DetectorService:
         logger.info("detector service started rules=%d", len(self.rules))
         try:
             self.detector.ensure_indices()
+            if self.leases is not None:
+                self.leases.ensure_index()
         except Exception:  # noqa: BLE001 - the engine may come up later; runs retry
             logger.exception("detector indices not created; the first runs will retry")
         while not self.stop_event.is_set():
             self.run_due()
             self.run_due_tasks()
             self.stop_event.wait(self.seconds_until_due())
+        if self.leases is not None:
+            self.leases.release_all()
         logger.info("detector service stopped")
 
     def stop(self) -> None:

@@ -56,6 +56,7 @@ RUNS_MAPPING: dict[str, Any] = {
         "alerts_created": _LONG,
         "alerts_updated": _LONG,
         "suppressed": _LONG,
+        "suppressed_by": {"type": "object", "enabled": False},
         "late_events": _LONG,
         "future_events": _LONG,
         "duration_ms": _LONG,
@@ -168,7 +169,8 @@ class RunRecord(BaseModel):
         buckets: Entities (group-by values) that received events.
         late_events: Events received later than the rule's max lateness.
         future_events: Events dated beyond the future tolerance, left out.
-        suppressed: Alerts withheld by suppressions.
+        suppressed: New alerts stored as suppressed instead of queued.
+        suppressed_by: Those alerts per suppression id.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -186,6 +188,7 @@ class RunRecord(BaseModel):
     alerts_created: int = 0
     alerts_updated: int = 0
     suppressed: int = 0
+    suppressed_by: dict[str, int] = Field(default_factory=dict)
     late_events: int = 0
     future_events: int = 0
     duration_ms: int = 0

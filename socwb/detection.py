@@ -35,7 +35,6 @@ from typing import Any
 from socwb.alerts.model import (
     MAX_SAMPLE_IDS,
     Alert,
-    AlertStatus,
     EntityValue,
     Evidence,
     alert_id,
@@ -95,6 +94,7 @@ from socwb.rules.query import (
 )
 from socwb.search import SearchBackend, check_search_response
 from socwb.settings import DetectorSettings, OrganisationSettings
+from socwb.suppression_filter import SuppressionFilter, count_suppressed
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +159,7 @@ class _RunState:
     now: datetime
     arrival_end: datetime
     candidates: list[_Candidate] = field(default_factory=list)
+    suppressions: SuppressionFilter = field(default_factory=SuppressionFilter)
 
 
 class Detector:
@@ -658,20 +659,23 @@ class Detector:
         keys = {self._entity_key(rule, item.entity) for item in state.candidates}
         since = min(item.episode.first_event for item in state.candidates) - rule.lookback
         stored = self.alerts.find_recent(rule.id, keys, since)
+        state.suppressions = SuppressionFilter.load(self.backend, self.namespace, state.now)
         new_alerts: dict[str, Alert] = {}
         updated: dict[str, Alert] = {}
         for candidate in state.candidates:
             self._place_candidate(rule, candidate, state, stored, new_alerts, updated)
+        state.suppressions.mark(new_alerts)
         self._count_events(rule, list(new_alerts.values()), state)
         follow_ups: dict[str, Alert] = {}
         for existing_id in self.alerts.create_many(list(new_alerts.values())):
             alert = new_alerts.pop(existing_id)
             stored_alert = self._read_stored(existing_id)
-            if stored_alert.status is AlertStatus.CLOSED:
+            if state.suppressions.is_settled(stored_alert):
                 follow_up = _follow_up(alert, stored_alert.id, state, rule)
                 follow_ups[follow_up.id] = follow_up
             else:
                 updated[existing_id] = _merge(stored_alert, alert, state.now)
+        state.suppressions.mark(follow_ups)
         for existing_id in self.alerts.create_many(list(follow_ups.values())):
             follow_up = follow_ups.pop(existing_id)
             updated[existing_id] = _merge(self._read_stored(existing_id), follow_up, state.now)
@@ -679,7 +683,8 @@ class Detector:
         self._count_events(rule, list(updated.values()), state)
         self.alerts.update_many(list(updated.values()))
         self.alerts.refresh()
-        state.record.alerts_created += len(new_alerts)
+        suppressed = count_suppressed(state.record, list(new_alerts.values()))
+        state.record.alerts_created += len(new_alerts) - suppressed
         state.record.alerts_updated += len(updated)
 
     def _entity_values(self, rule: Rule, entity: EntityKey) -> list[EntityValue]:
@@ -704,7 +709,10 @@ class Detector:
         key = self._entity_key(rule, candidate.entity)
         episode = candidate.episode
         # A closed alert stays closed: activity after it opens a follow-up alert.
-        open_stored = [alert for alert in stored.get(key, []) if alert.status != AlertStatus.CLOSED]
+        # So does an alert whose suppression is no longer active.
+        open_stored = [
+            alert for alert in stored.get(key, []) if not state.suppressions.is_settled(alert)
+        ]
         pool = [*updated.values(), *new_alerts.values(), *open_stored]
         for alert in pool:
             if alert.entity_key == key and _continues(alert, episode, rule.lookback):
@@ -875,11 +883,17 @@ class Detector:
     def _store_silences(
         self, rule: Rule, silences: Sequence[Silence], record: RunRecord, now: datetime
     ) -> None:
-        alerts = [self._silence_alert(rule, silence, record, now) for silence in silences]
+        built = [self._silence_alert(rule, silence, record, now) for silence in silences]
+        by_id = {alert.id: alert for alert in built}
+        if by_id:
+            # NOTE: a gap that outlasts its suppression stays in the suppressed alert.
+            SuppressionFilter.load(self.backend, self.namespace, now).mark(by_id)
+        alerts = list(by_id.values())
         existing = set(self.alerts.create_many(alerts))
         self.alerts.update_many([alert for alert in alerts if alert.id in existing])
         self.alerts.refresh()
-        record.alerts_created += len(alerts) - len(existing)
+        suppressed = count_suppressed(record, [a for a in alerts if a.id not in existing])
+        record.alerts_created += len(alerts) - len(existing) - suppressed
         record.alerts_updated += len(existing)
 
     def _backfill_silence(

@@ -151,13 +151,19 @@ def compute_monthly_figures(
 ) -> MonthlyFigures:
     """Compute the month's figures from its alerts and their history entries.
 
-    An alert belongs to the month when its `created_at` lies in it. History entries
-    after `as_of` are ignored, so a report for a past month can be reproduced. The
+    An alert belongs to the month when its `created_at` lies in it and it was not
+    suppressed. History entries after `as_of` are ignored, so a report for a past
+    month can be reproduced. The
     time to acknowledge runs from `created_at` to the first response: the first entry
     that moved the alert out of `open` (an acknowledgement, or a close without one).
     The time to close runs to the last close of alerts closed at `as_of`.
     """
-    in_month = [alert for alert in alerts if month.start <= alert.created_at < month.end]
+    # Suppressed alerts were never raised, so no figure counts them.
+    in_month = [
+        alert
+        for alert in alerts
+        if month.start <= alert.created_at < month.end and alert.status != AlertStatus.SUPPRESSED
+    ]
     counted = [alert for alert in in_month if not is_canary(alert)]
     states = {
         alert.id: derive_state([e for e in histories.get(alert.id, ()) if e.at <= as_of])

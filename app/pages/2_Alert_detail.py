@@ -102,6 +102,12 @@ def apply(change: Callable[[], OpenedAlert], done: str) -> None:
 def show_actions(user: Principal, opened: OpenedAlert) -> None:
     st.subheader("Actions")
     status = opened.state.status
+    if status == AlertStatus.SUPPRESSED:
+        st.info(
+            f"Suppression {opened.alert.suppression_id} withheld this alert. "
+            "It is kept as a record and takes no actions."
+        )
+        return
     if status == AlertStatus.OPEN and st.button("Acknowledge", key=state.DETAIL_ACKNOWLEDGE):
         apply(lambda: workflow.acknowledge(user, opened), "Acknowledged.")
     if status == AlertStatus.ACKNOWLEDGED and st.button("Start work", key=state.DETAIL_START):

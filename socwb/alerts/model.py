@@ -23,6 +23,8 @@ class AlertStatus(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     IN_PROGRESS = "in_progress"
     CLOSED = "closed"
+    SUPPRESSED = "suppressed"
+    """Matched an active suppression when the detector created it: stored for audit, not queued."""
 
 
 ALLOWED_TRANSITIONS: Mapping[AlertStatus, frozenset[AlertStatus]] = {
@@ -30,8 +32,12 @@ ALLOWED_TRANSITIONS: Mapping[AlertStatus, frozenset[AlertStatus]] = {
     AlertStatus.ACKNOWLEDGED: frozenset({AlertStatus.IN_PROGRESS, AlertStatus.CLOSED}),
     AlertStatus.IN_PROGRESS: frozenset({AlertStatus.CLOSED}),
     AlertStatus.CLOSED: frozenset({AlertStatus.OPEN}),
+    AlertStatus.SUPPRESSED: frozenset(),
 }
-"""Status changes an analyst may make; closing from any state and reopening are allowed."""
+"""Status changes an analyst may make; closing from any state and reopening are allowed.
+
+A suppressed alert keeps its status: it is the record of what a suppression withheld.
+"""
 
 
 def check_transition(current: AlertStatus, new: AlertStatus) -> None:
@@ -41,6 +47,11 @@ def check_transition(current: AlertStatus, new: AlertStatus) -> None:
         AlertWorkflowError: The transition is not in `ALLOWED_TRANSITIONS`.
     """
     allowed = ALLOWED_TRANSITIONS[current]
+    if current is AlertStatus.SUPPRESSED:
+        raise AlertWorkflowError(
+            f"an alert cannot move from {current.value!r} to {new.value!r}: it records what "
+            "a suppression withheld; let the suppression expire so that later activity alerts"
+        )
     if new not in allowed:
         choices = ", ".join(sorted(status.value for status in allowed))
         raise AlertWorkflowError(
@@ -92,6 +103,7 @@ class Alert(_Model):
         is_backfilled: Created by a catch-up or manual range run, not a live run.
         is_late: Some of its events arrived later than the rule's max lateness.
         run_id: The run that created it.
+        suppression_id: The suppression that withheld it, when its status is `suppressed`.
     """
 
     id: str
@@ -117,6 +129,7 @@ class Alert(_Model):
     run_id: str
     status_changed_at: datetime | None = None
     status_changed_by: str | None = None
+    suppression_id: str | None = None
 
     def to_document(self) -> dict[str, Any]:
         """Return the JSON document to index, with times as ISO 8601 UTC strings."""

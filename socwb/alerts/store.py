@@ -61,6 +61,7 @@ ALERTS_MAPPING: dict[str, Any] = {
         "run_id": _KEYWORD,
         "status_changed_at": _DATE,
         "status_changed_by": _KEYWORD,
+        "suppression_id": _KEYWORD,
     },
 }
 """Explicit mapping of the alerts index; `strict` rejects a field the model does not define."""
@@ -88,12 +89,18 @@ def alerts_index(namespace: str) -> str:
 
 
 def create_index(backend: SearchBackend, index: str, mappings: Mapping[str, Any]) -> bool:
-    """Create an index with an explicit mapping unless it exists; return whether it was created.
+    """Create an index with an explicit mapping, or add new fields to the existing index.
+
+    Returns whether the index was created. On an existing index the mapping is
+    sent to `_mapping`, which adds fields that a newer version defines and leaves
+    the others, so documents with those fields pass a `strict` mapping.
 
     Raises:
-        QueryRejectedError: The engine rejected the index for another reason.
+        QueryRejectedError: The engine rejected the index, or the mapping changes
+            the type of an existing field.
     """
     if backend.get_json(f"/{quote(index)}") is not None:
+        backend.request("PUT", f"/{quote(index)}/_mapping", body=dict(mappings))
         return False
     body = {
         "settings": {"number_of_shards": 1, "auto_expand_replicas": "0-1"},

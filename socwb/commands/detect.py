@@ -12,6 +12,7 @@ import click
 from socwb.checkpoints import RunRecord
 from socwb.detection import Detector
 from socwb.errors import ConfigurationError, WorkbenchError
+from socwb.leases import RuleLeases
 from socwb.rules.catalog import builtin_rules, get_rule
 from socwb.rules.model import Rule, TimeWindow, iso
 from socwb.search import SearchBackend, create_backend
@@ -164,7 +165,8 @@ def serve(context: click.Context, notify_config: Path | None) -> None:
         tasks = _service_tasks(backend, settings, notify_config, PeriodicTask)
         tasks.append(selftest_task(backend, settings))
         rules = builtin_rules(settings.detectors.privileged_users)
-        service = DetectorService(detector, rules, tasks=tasks)
+        leases = RuleLeases(backend, settings.search.namespace, clock=detector.clock)
+        service = DetectorService(detector, rules, tasks=tasks, leases=leases)
         service.install_signal_handlers()
         service.serve()
     finally:

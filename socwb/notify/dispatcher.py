@@ -151,7 +151,9 @@ class Dispatcher:
                     {"terms": {"severity": [level.value for level in levels]}},
                     {"range": {"created_at": {"gte": iso(now - self.settings.lookback)}}},
                 ],
-                "must_not": [{"term": {"status": AlertStatus.CLOSED.value}}],
+                "must_not": [
+                    {"terms": {"status": [AlertStatus.CLOSED.value, AlertStatus.SUPPRESSED.value]}}
+                ],
             }
         }
         return self.alerts.search(query)

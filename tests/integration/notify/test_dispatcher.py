@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from socwb.alerts.history import Disposition
+from socwb.alerts.model import AlertStatus
+from socwb.alerts.store import AlertStore
 from socwb.alerts.workflow import AlertWorkflow
 from socwb.auth import Principal, Role
 from socwb.notify.config import NotificationSettings
@@ -22,7 +24,7 @@ from socwb.notify.records import DeliveryRecords
 from socwb.rules.model import Severity
 from socwb.search import SearchBackend
 
-from .conftest import RAW_EVENT, AlertFactory, SmtpServer, WebhookReceiver
+from .conftest import RAW_EVENT, AlertFactory, SmtpServer, WebhookReceiver, build_alert
 
 pytestmark = pytest.mark.node
 
@@ -176,6 +178,40 @@ def test_closed_alert_not_sent(
 
     assert report.delivered == 0
     assert receiver.requests == []
+
+
+def test_suppressed_alert_not_sent(
+    backend: SearchBackend, namespace: str, alert_store: AlertStore, receiver: WebhookReceiver
+) -> None:
+    built = build_alert(created_at=datetime.now(UTC) - timedelta(minutes=1))
+    suppressed = built.model_copy(
+        update={"status": AlertStatus.SUPPRESSED, "suppression_id": "s-backup"}
+    )
+    assert alert_store.create_many([suppressed]) == []
+    alert_store.refresh()
+
+    report = dispatcher_for(backend, namespace, settings_for(receiver.url())).run_cycle()
+
+    assert report.delivered == 0
+    assert receiver.requests == []
+
+
+def test_six_hundred_alerts_sent_once_each(
+    backend: SearchBackend, namespace: str, alert_store: AlertStore, receiver: WebhookReceiver
+) -> None:
+    created_at = datetime.now(UTC) - timedelta(minutes=1)
+    alerts = [build_alert(created_at=created_at, user=f"user{100 + n}") for n in range(600)]
+    assert alert_store.create_many(alerts) == []
+    alert_store.refresh()
+    settings = settings_for(receiver.url())
+
+    first = dispatcher_for(backend, namespace, settings).run_cycle()
+    second = dispatcher_for(backend, namespace, settings).run_cycle()
+
+    assert first.delivered == 600
+    assert second.delivered == 0
+    assert second.skipped == 600
+    assert len(receiver.requests) == 600
 
 
 def test_concurrent_cycles_send_once(

@@ -14,12 +14,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from socwb.alerts.history import HistoryStore
+from socwb.alerts.model import AlertStatus
+from socwb.alerts.store import AlertStore
 from socwb.alerts.workflow import AlertWorkflow
 from socwb.auth import Principal, Role, SessionRegistry, UsersFile
 from socwb.search import SearchBackend
 from socwb.tuning import FieldCondition, SuppressionStore
 
-from .conftest import ANALYST, REVIEWER, SECOND_ANALYST, AlertFactory
+from .conftest import ANALYST, REVIEWER, SECOND_ANALYST, AlertFactory, build_alert
 
 APP = Path(__file__).resolve().parents[3] / "app"
 PASSWORD = "analyst password 1"
@@ -140,6 +142,27 @@ def test_acknowledge_on_detail_page_writes_one_entry(
     entries = HistoryStore(backend, namespace).entries(alert.id)
     assert [(entry.action.value, entry.actor) for entry in entries] == [("acknowledge", "ana")]
     assert "Acknowledged." in all_text(app)
+
+
+def test_suppressed_alert_detail_has_no_actions(services: object, alert_store: AlertStore) -> None:
+    built = build_alert(created_at=datetime.now(UTC) - timedelta(minutes=10))
+    alert = built.model_copy(
+        update={"status": AlertStatus.SUPPRESSED, "suppression_id": "s-backup"}
+    )
+    assert alert_store.create_many([alert]) == []
+    alert_store.refresh()
+    app = signed_in(services, "pages/2_Alert_detail.py")
+    app.session_state[state.SELECTED_ALERT] = alert.id
+
+    app.run()
+
+    assert not app.exception
+    assert "Suppression s-backup withheld this alert" in all_text(app)
+    keys = {button.key for button in app.button}
+    assert state.DETAIL_ACKNOWLEDGE not in keys
+    assert state.DETAIL_ADD_NOTE not in keys
+    assert state.DETAIL_REOPEN not in keys
+    assert len(app.selectbox) == 0
 
 
 def test_detail_page_reports_conflict(

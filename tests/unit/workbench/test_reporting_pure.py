@@ -94,6 +94,19 @@ def test_figures_rate_and_times() -> None:
     assert figures.due_compliance[1].breached == 1
 
 
+def test_figures_leave_out_suppressed_alerts() -> None:
+    suppressed = alert("s").model_copy(
+        update={"status": AlertStatus.SUPPRESSED, "suppression_id": "s-backup"}
+    )
+
+    figures = compute_monthly_figures(NOVEMBER, [alert("a"), suppressed], {}, as_of=AS_OF)
+
+    assert figures.total_alerts == 1
+    assert figures.by_rule == {"r_auth": 1}
+    assert figures.excluded_canary_alerts == 0
+    assert figures.due_compliance[1].breached == 1
+
+
 def test_csv_has_header_and_summary_rows() -> None:
     figures = compute_monthly_figures(NOVEMBER, [], {}, as_of=AS_OF)
 
