@@ -1,0 +1,171 @@
+"""Fixtures and helpers of the detection, bulk, workbench and secrets fault tests.
+
+Test modules import the fixtures they use from here. Events get `event.ingested`
+from the ingest pipeline, which always writes the engine's receive time, so the
+detector runs on the real clock shifted forward by exactly its ingest delay. Each
+arrival window then ends at the real time the run starts: events indexed (and
+refreshed) before a run fall in its window, and events indexed after it in the next.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from socwb.alerts.model import Alert
+from socwb.auth import Role, SessionRegistry, UsersFile
+from socwb.detection import Detector
+from socwb.provisioning import apply_assets
+from socwb.rules.model import iso
+from socwb.search import SearchBackend
+from socwb.settings import DetectorSettings
+
+INGEST_DELAY = timedelta(seconds=30)
+
+FAULT_SETTINGS = DetectorSettings(
+    ingest_delay=INGEST_DELAY,
+    future_tolerance=timedelta(minutes=5),
+    first_run_lookback=timedelta(hours=2),
+    catch_up_chunk=timedelta(hours=3),
+)
+"""Settings with a real ingest delay and a first window that reaches every test event."""
+
+OKTA_STREAM = "logs-idp.okta-{namespace}"
+"""Data stream of the test events; format it with the namespace."""
+
+
+def shifted_clock(
+    offset: timedelta = INGEST_DELAY,
+) -> Callable[[], datetime]:
+    """Return a clock that reads the real UTC time plus `offset`."""
+    return lambda: datetime.now(UTC) + offset
+
+
+@pytest.fixture
+def provisioned(backend: SearchBackend, namespace: str) -> SearchBackend:
+    """The engine with this namespace's templates and ingest pipeline applied."""
+    apply_assets(backend, namespace)
+    return backend
+
+
+@pytest.fixture
+def make_detector(provisioned: SearchBackend, namespace: str) -> Iterator[Callable[..., Detector]]:
+    """Build detectors on the test namespace with `FAULT_SETTINGS` and the shifted clock."""
+
+    def build(**overrides: Any) -> Detector:
+        options: dict[str, Any] = {"clock": shifted_clock(), "settings": FAULT_SETTINGS}
+        options.update(overrides)
+        detector = Detector(provisioned, namespace, **options)
+        detector.ensure_indices()
+        return detector
+
+    yield build
+
+
+def index_events(backend: SearchBackend, stream: str, events: Iterable[dict[str, Any]]) -> None:
+    """Bulk-create events in a data stream and refresh it; fail on any rejected item."""
+    operations: list[dict[str, Any]] = []
+    for event in events:
+        operations.append({"create": {"_index": stream}})
+        operations.append(event)
+    result, _ = backend.bulk(operations, refresh=True)
+    assert result.errors == []
+    assert result.retryable == []
+
+
+def auth_failure(user: str, moment: datetime) -> dict[str, Any]:
+    """An ECS authentication failure as the Okta normalizer emits it."""
+    return {
+        "@timestamp": iso(moment),
+        "event": {
+            "kind": "event",
+            "category": ["authentication"],
+            "type": ["start"],
+            "action": "user.session.start",
+            "outcome": "failure",
+            "dataset": "idp.okta",
+        },
+        "user": {"name": user},
+        "source": {"ip": "203.0.113.10"},
+    }
+
+
+def failures(
+    user: str, start: datetime, count: int = 11, step_s: float = 10
+) -> list[dict[str, Any]]:
+    """Return `count` failures of one user from `start`, `step_s` seconds apart."""
+    return [auth_failure(user, start + timedelta(seconds=step_s * n)) for n in range(count)]
+
+
+def stored_alerts(detector: Detector, rule_id: str) -> list[Alert]:
+    """Return the alerts of one rule in the engine."""
+    detector.alerts.refresh()
+    return detector.alerts.search({"term": {"rule_id": rule_id}})
+
+
+# The workbench ----------------------------------------------------------------------
+
+APP = Path(__file__).resolve().parents[2] / "app"
+PAGE_TIMEOUT = 60
+PASSWORD = "fault test password 1"
+PAGES = (
+    "Home.py",
+    "pages/1_Alert_queue.py",
+    "pages/2_Alert_detail.py",
+    "pages/3_Monthly_report.py",
+    "pages/4_Suppressions.py",
+)
+
+if str(APP) not in sys.path:
+    sys.path.insert(0, str(APP))
+app_state: ModuleType = importlib.import_module("state")
+app_backend: ModuleType = importlib.import_module("backend")
+
+
+@pytest.fixture
+def page_services(backend: SearchBackend, namespace: str, tmp_path: Path) -> Iterator[Any]:
+    """Workbench services on this test's namespace; users ana (analyst) and rita (reviewer)."""
+    users = UsersFile(tmp_path / "users.json")
+    users.add("ana", PASSWORD, [Role.ANALYST])
+    users.add("rita", PASSWORD, [Role.REVIEWER])
+    built = app_backend.Services(
+        search=backend,
+        namespace=namespace,
+        zone=ZoneInfo("UTC"),
+        users=users,
+        sessions=SessionRegistry(),
+    )
+    app_backend.use_services(built)
+    try:
+        yield built
+    finally:
+        app_backend.use_services(None)
+
+
+def page(name: str) -> AppTest:
+    """Return an AppTest of one workbench page."""
+    return AppTest.from_file(str(APP / name), default_timeout=PAGE_TIMEOUT)
+
+
+def signed_in_page(services: Any, name: str, user: str = "ana") -> AppTest:
+    """Return a page whose session belongs to a freshly signed-in `user`."""
+    principal = services.users.authenticate(user, PASSWORD)
+    session = services.sessions.start(principal, now=datetime.now(UTC))
+    app = page(name)
+    app.session_state[app_state.SESSION_ID] = session.session_id
+    return app
+
+
+def page_text(app: AppTest) -> str:
+    """Return every markdown, caption, warning, error and info text of a page run."""
+    elements = (*app.markdown, *app.caption, *app.warning, *app.error, *app.info)
+    return "\n".join(str(element.value) for element in elements)
