@@ -46,6 +46,9 @@ class DetectorService:
         rules: The rules to schedule.
         monotonic: Clock for scheduling, in seconds; never used for windows.
         max_catch_up_runs: Runs of one rule per turn while it is catching up.
+
+    Attributes:
+        overruns: Per rule id, the runs that ended after the rule's next due time.
     """
 
     def __init__(
@@ -64,6 +67,7 @@ class DetectorService:
         self.monotonic = monotonic
         self.max_catch_up_runs = max_catch_up_runs
         self.next_due = {rule.id: 0.0 for rule in self.rules}
+        self.overruns = {rule.id: 0 for rule in self.rules}
         self.stop_event = threading.Event()
 
     def run_due(self) -> int:
@@ -76,8 +80,28 @@ class DetectorService:
                 continue
             self.next_due[rule.id] = self.monotonic() + rule.interval.total_seconds()
             self.run_rule(rule)
+            self._count_overrun(rule)
             ran += 1
         return ran
+
+    def _count_overrun(self, rule: Rule) -> None:
+        """Count a run that ended after its next due time.
+
+        Runs are sequential, so the next run of the rule starts once this one ends.
+        It covers the arrival time since this run's window, and no missed start
+        is made up.
+        """
+        overdue_s = self.monotonic() - self.next_due[rule.id]
+        if overdue_s <= 0:
+            return
+        self.overruns[rule.id] += 1
+        logger.warning(
+            "rule run outlasted its interval rule=%s overdue_s=%.1f overruns=%d; "
+            "the next run starts now",
+            rule.id,
+            overdue_s,
+            self.overruns[rule.id],
+        )
 
     def run_rule(self, rule: Rule) -> bool:
         """Run one rule, repeating while it catches up; return False when a run failed.
