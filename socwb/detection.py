@@ -104,6 +104,11 @@ RunHook = Callable[[RunRecord], None]
 
 MILLISECOND = timedelta(milliseconds=1)
 
+# Patterns also expand to closed backing indices, so the engine rejects a search that
+# would skip one (index_closed_exception, HTTP 400) and the run fails instead of missing
+# those events. A pattern that matches no index still returns no hits.
+SEARCH_PARAMS: Mapping[str, str] = {"expand_wildcards": "open,closed"}
+
 # Field types on which terms aggregations work without fielddata.
 _AGGREGATABLE_TYPES = frozenset(
     {
@@ -387,7 +392,7 @@ class Detector:
                 after=after,
                 page_size=self.settings.page_size,
             )
-            response = self.backend.search(plan.indices, body, ignore_unavailable="true")
+            response = self.backend.search(plan.indices, body, **SEARCH_PARAMS)
             aggregations = response.get("aggregations")
             if aggregations is None:
                 return arrivals
@@ -489,7 +494,7 @@ class Detector:
             body = baseline_query(
                 rule, targets, arrival_end=state.arrival_end, fields=plan.fields, after=after
             )
-            response = self.backend.search(plan.indices, body, ignore_unavailable="true")
+            response = self.backend.search(plan.indices, body, **SEARCH_PARAMS)
             if response.get("aggregations") is None:
                 break
             page, after = read_history_page(rule, response["aggregations"])
@@ -548,7 +553,7 @@ class Detector:
                     after=after,
                     page_size=self.settings.page_size,
                 )
-                response = self.backend.search(plan.indices, body, ignore_unavailable="true")
+                response = self.backend.search(plan.indices, body, **SEARCH_PARAMS)
                 if response.get("aggregations") is None:
                     break
                 page, after = read_known_page(rule, response["aggregations"])
@@ -590,7 +595,7 @@ class Detector:
                 after=after,
                 page_size=self.settings.page_size,
             )
-            response = self.backend.search(plan.indices, body, ignore_unavailable="true")
+            response = self.backend.search(plan.indices, body, **SEARCH_PARAMS)
             if response.get("aggregations") is None:
                 return
             page, after = read_points_page(rule, response["aggregations"])
@@ -845,7 +850,7 @@ class Detector:
                 after=after,
                 page_size=self.settings.page_size,
             )
-            response = self.backend.search(pattern, body, ignore_unavailable="true")
+            response = self.backend.search(pattern, body, **SEARCH_PARAMS)
             if response.get("aggregations") is None:
                 return activity
             page, after = read_timeline_page(response["aggregations"])
@@ -868,7 +873,7 @@ class Detector:
                 after=after,
                 page_size=self.settings.page_size,
             )
-            response = self.backend.search(pattern, body, ignore_unavailable="true")
+            response = self.backend.search(pattern, body, **SEARCH_PARAMS)
             aggregations = response.get("aggregations")
             if aggregations is None:
                 return last, hosts
@@ -1034,7 +1039,10 @@ def resolve_field_plans(
     requested = ",".join(sorted({*names, *(f"{name}.keyword" for name in names)}))
     path = f"/{pattern}/_mapping/field/{requested}"
     try:
-        mappings = backend.request("GET", path, params={"ignore_unavailable": "true"}) or {}
+        mappings = (
+            backend.request("GET", path, params={"ignore_unavailable": "true", **SEARCH_PARAMS})
+            or {}
+        )
     except QueryRejectedError as exc:
         # No index matches the pattern yet, so there is nothing to group either.
         if exc.status != 404:

@@ -64,7 +64,8 @@ def make_detector(provisioned: SearchBackend, namespace: str) -> Iterator[Callab
     def build(**overrides: Any) -> Detector:
         options: dict[str, Any] = {"clock": shifted_clock(), "settings": FAULT_SETTINGS}
         options.update(overrides)
-        detector = Detector(provisioned, namespace, **options)
+        backend = options.pop("backend", provisioned)
+        detector = Detector(backend, namespace, **options)
         detector.ensure_indices()
         return detector
 
