@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,11 +22,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from socwb.alerts.model import Alert
+from socwb.alerts.model import Alert, EntityValue
+from socwb.alerts.store import AlertStore
 from socwb.auth import Role, SessionRegistry, UsersFile
 from socwb.detection import Detector
 from socwb.provisioning import apply_assets
-from socwb.rules.model import iso
+from socwb.rules.model import Severity, iso
 from socwb.search import SearchBackend
 from socwb.settings import DetectorSettings
 
@@ -170,3 +172,31 @@ def page_text(app: AppTest) -> str:
     """Return every markdown, caption, warning, error and info text of a page run."""
     elements = (*app.markdown, *app.caption, *app.warning, *app.error, *app.info)
     return "\n".join(str(element.value) for element in elements)
+
+
+def write_alert(backend: SearchBackend, namespace: str, entity_value: str) -> Alert:
+    """Store an open auth-failure-spike alert on `user.name=<entity_value>` and return it."""
+    store = AlertStore(backend, namespace)
+    store.ensure_index()
+    created = datetime.now(UTC) - timedelta(minutes=10)
+    alert = Alert(
+        id=uuid.uuid4().hex,
+        rule_id="auth_failure_spike",
+        rule_name="Authentication failure spike",
+        severity=Severity.HIGH,
+        created_at=created,
+        due_at=created + timedelta(hours=1),
+        updated_at=created,
+        last_seen=created,
+        entity=[EntityValue(field="user.name", value=entity_value)],
+        entity_key=f"user.name={entity_value}",
+        first_event=created - timedelta(minutes=5),
+        last_event=created,
+        count=11,
+        criteria=["CC7.2"],
+        policy_clause="Authentication failure spike",
+        run_id="fault-test",
+    )
+    assert store.create_many([alert]) == []
+    store.refresh()
+    return alert
