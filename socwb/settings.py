@@ -378,7 +378,7 @@ def describe_validation_error(error: ValidationError) -> str:
         shown = "<hidden>" if is_secret else repr(value)
         reason = str(item["msg"]).removeprefix("Value error, ")
         if isinstance(value, dict):
-            # A whole section failed a check across its fields; its values may hold secrets.
+            # A check across a whole section failed, and the section's values may contain secrets.
             lines.append(f"invalid settings {name}__*: {reason}")
             continue
         lines.append(f"invalid setting {name}={shown}: {reason}")

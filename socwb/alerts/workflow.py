@@ -393,7 +393,7 @@ class QueuePage:
 
 
 MAX_SEARCH_TEXT = 200
-"""Longest entity search text, in characters."""
+"""Maximum length of the entity search text, in characters."""
 
 
 def check_search_text(text: str | None) -> str | None:
@@ -401,7 +401,7 @@ def check_search_text(text: str | None) -> str | None:
 
     Raises:
         ValueError: The text is longer than `MAX_SEARCH_TEXT` or contains a control
-            character; the message is fit to show to the user.
+            character. The message can be shown to the user as it is.
     """
     if text is None or not text.strip():
         return None

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -20,14 +19,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from integration.detection.conftest import auth_failure
+from integration.detection.conftest import index_events as index_events
+from integration.workbench.conftest import build_alert
 from streamlit.testing.v1 import AppTest
 
-from socwb.alerts.model import Alert, EntityValue
+from socwb.alerts.model import Alert
 from socwb.alerts.store import AlertStore
 from socwb.auth import Role, SessionRegistry, UsersFile
 from socwb.detection import Detector
 from socwb.provisioning import apply_assets
-from socwb.rules.model import Severity, iso
 from socwb.search import SearchBackend
 from socwb.settings import DetectorSettings
 
@@ -72,34 +73,6 @@ def make_detector(provisioned: SearchBackend, namespace: str) -> Iterator[Callab
         return detector
 
     yield build
-
-
-def index_events(backend: SearchBackend, stream: str, events: Iterable[dict[str, Any]]) -> None:
-    """Bulk-create events in a data stream and refresh it; fail on any rejected item."""
-    operations: list[dict[str, Any]] = []
-    for event in events:
-        operations.append({"create": {"_index": stream}})
-        operations.append(event)
-    result, _ = backend.bulk(operations, refresh=True)
-    assert result.errors == []
-    assert result.retryable == []
-
-
-def auth_failure(user: str, moment: datetime) -> dict[str, Any]:
-    """An ECS authentication failure as the Okta normalizer emits it."""
-    return {
-        "@timestamp": iso(moment),
-        "event": {
-            "kind": "event",
-            "category": ["authentication"],
-            "type": ["start"],
-            "action": "user.session.start",
-            "outcome": "failure",
-            "dataset": "idp.okta",
-        },
-        "user": {"name": user},
-        "source": {"ip": "203.0.113.10"},
-    }
 
 
 def failures(
@@ -168,35 +141,11 @@ def signed_in_page(services: Any, name: str, user: str = "ana") -> AppTest:
     return app
 
 
-def page_text(app: AppTest) -> str:
-    """Return every markdown, caption, warning, error and info text of a page run."""
-    elements = (*app.markdown, *app.caption, *app.warning, *app.error, *app.info)
-    return "\n".join(str(element.value) for element in elements)
-
-
 def write_alert(backend: SearchBackend, namespace: str, entity_value: str) -> Alert:
     """Store an open auth-failure-spike alert on `user.name=<entity_value>` and return it."""
     store = AlertStore(backend, namespace)
     store.ensure_index()
-    created = datetime.now(UTC) - timedelta(minutes=10)
-    alert = Alert(
-        id=uuid.uuid4().hex,
-        rule_id="auth_failure_spike",
-        rule_name="Authentication failure spike",
-        severity=Severity.HIGH,
-        created_at=created,
-        due_at=created + timedelta(hours=1),
-        updated_at=created,
-        last_seen=created,
-        entity=[EntityValue(field="user.name", value=entity_value)],
-        entity_key=f"user.name={entity_value}",
-        first_event=created - timedelta(minutes=5),
-        last_event=created,
-        count=11,
-        criteria=["CC7.2"],
-        policy_clause="Authentication failure spike",
-        run_id="fault-test",
-    )
+    alert = build_alert(created_at=datetime.now(UTC) - timedelta(minutes=10), user=entity_value)
     assert store.create_many([alert]) == []
     store.refresh()
     return alert

@@ -3,10 +3,10 @@
 Two kinds of patterns are searched. Key and token formats (PEM private keys,
 AWS secret keys, GitHub, Slack and Google tokens, Slack webhook URLs) must not
 occur in any tracked file. Assignments of a literal value to a name such as
-`password` or `token` are allowed only under `tests/`, whose values are made
-up for local mock servers, and in `demo_data/samples/`, public vendor log
-samples whose fields (`clientToken`, `tokenHash`) are event data. Elsewhere a
-secret must come from the environment or a file outside the repository.
+`password` or `token` are allowed in two folders only. Under `tests/` the values
+are made up for local mock servers. In `demo_data/samples/`, public vendor log
+samples, fields such as `clientToken` and `tokenHash` are event data. Elsewhere
+a secret must come from the environment or a file outside the repository.
 
 AWS access key ids (`AKIA...`) are not searched for: the public CloudTrail
 samples contain them by design, and an id without its secret key grants nothing.

@@ -2,7 +2,7 @@
 
 Two faults make results partial: a closed backing index behind the rule's
 data stream pattern, and a search response marked `timed_out` by a backend
-seam (the engine's own answer, with that one flag set).
+seam (the engine's own response, with that one flag set).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ RULE = AUTH_FAILURE_SPIKE
 
 
 class TimingOutBackend(OpenSearchBackend):
-    """The real engine, except that the first `timeouts` search responses say `timed_out`."""
+    """The real engine, except that the first `timeouts` search responses report `timed_out`."""
 
     def __init__(self, real: SearchBackend, timeouts: int) -> None:
         assert isinstance(real, OpenSearchBackend)
