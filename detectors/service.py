@@ -67,6 +67,8 @@ class DetectorService:
         leases: When given, a rule runs only while this instance holds its lease,
             so several instances can serve the same namespace without doing the
             same work twice.
+    Attributes:
+        overruns: Per rule id, the runs that ended after the rule's next due time.
     """
 
     def __init__(
@@ -86,6 +88,7 @@ class DetectorService:
         self.monotonic = monotonic
         self.max_catch_up_runs = max_catch_up_runs
         self.next_due = {rule.id: 0.0 for rule in self.rules}
+        self.overruns = {rule.id: 0 for rule in self.rules}
         self.stop_event = threading.Event()
         self.leases = leases
 
@@ -101,8 +104,28 @@ class DetectorService:
             if self.leases is not None and not self.leases.hold(rule.id, rule.interval):
                 continue
             self.run_rule(rule)
+            self._count_overrun(rule)
             ran += 1
         return ran
+
+    def _count_overrun(self, rule: Rule) -> None:
+        """Count a run that ended after its next due time.
+
+        Runs are sequential, so the next run of the rule starts once this one ends.
+        It covers the arrival time since this run's window, and no missed start
+        is made up.
+        """
+        overdue_s = self.monotonic() - self.next_due[rule.id]
+        if overdue_s <= 0:
+            return
+        self.overruns[rule.id] += 1
+        logger.warning(
+            "rule run outlasted its interval rule=%s overdue_s=%.1f overruns=%d; "
+            "the next run starts now",
+            rule.id,
+            overdue_s,
+            self.overruns[rule.id],
+        )
 
     def run_rule(self, rule: Rule) -> bool:
         """Run one rule, repeating while it catches up; return False when a run failed.

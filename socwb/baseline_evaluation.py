@@ -33,7 +33,7 @@ from socwb.rules.evaluate import (
     read_history_page,
 )
 from socwb.rules.model import BaselineSpec, Rule, TimeWindow, iso
-from socwb.rules.query import EntityKey, EvaluationTarget, baseline_query
+from socwb.rules.query import SEARCH_PARAMS, EntityKey, EvaluationTarget, baseline_query
 from socwb.search import SearchBackend
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def read_history_buckets(
     after: Mapping[str, Any] | None = None
     while targets:
         body = baseline_query(rule, targets, arrival_end=arrival_end, fields=fields, after=after)
-        response = backend.search(indices, body, ignore_unavailable="true")
+        response = backend.search(indices, body, **SEARCH_PARAMS)
         if response.get("aggregations") is None:
             break
         page, after = read_history_page(rule, response["aggregations"])

@@ -83,6 +83,7 @@ from socwb.rules.model import (
     iso,
 )
 from socwb.rules.query import (
+    SEARCH_PARAMS,
     EntityKey,
     EvaluationTarget,
     arrival_query,
@@ -398,7 +399,7 @@ class Detector:
                 after=after,
                 page_size=self.settings.page_size,
             )
-            response = self.backend.search(plan.indices, body, ignore_unavailable="true")
+            response = self.backend.search(plan.indices, body, **SEARCH_PARAMS)
             aggregations = response.get("aggregations")
             if aggregations is None:
                 return arrivals
@@ -591,7 +592,7 @@ class Detector:
                     after=after,
                     page_size=self.settings.page_size,
                 )
-                response = self.backend.search(plan.indices, body, ignore_unavailable="true")
+                response = self.backend.search(plan.indices, body, **SEARCH_PARAMS)
                 if response.get("aggregations") is None:
                     break
                 page, after = read_known_page(rule, response["aggregations"])
@@ -633,7 +634,7 @@ class Detector:
                 after=after,
                 page_size=self.settings.page_size,
             )
-            response = self.backend.search(plan.indices, body, ignore_unavailable="true")
+            response = self.backend.search(plan.indices, body, **SEARCH_PARAMS)
             if response.get("aggregations") is None:
                 return
             page, after = read_points_page(rule, response["aggregations"])
@@ -926,7 +927,7 @@ class Detector:
                 after=after,
                 page_size=self.settings.page_size,
             )
-            response = self.backend.search(pattern, body, ignore_unavailable="true")
+            response = self.backend.search(pattern, body, **SEARCH_PARAMS)
             if response.get("aggregations") is None:
                 return activity
             page, after = read_timeline_page(response["aggregations"])
@@ -949,7 +950,7 @@ class Detector:
                 after=after,
                 page_size=self.settings.page_size,
             )
-            response = self.backend.search(pattern, body, ignore_unavailable="true")
+            response = self.backend.search(pattern, body, **SEARCH_PARAMS)
             aggregations = response.get("aggregations")
             if aggregations is None:
                 return last, hosts
@@ -1115,7 +1116,10 @@ def resolve_field_plans(
     requested = ",".join(sorted({*names, *(f"{name}.keyword" for name in names)}))
     path = f"/{pattern}/_mapping/field/{requested}"
     try:
-        mappings = backend.request("GET", path, params={"ignore_unavailable": "true"}) or {}
+        mappings = (
+            backend.request("GET", path, params={"ignore_unavailable": "true", **SEARCH_PARAMS})
+            or {}
+        )
     except QueryRejectedError as exc:
         # No index matches the pattern yet, so there is nothing to group either.
         if exc.status != 404:

@@ -12,6 +12,7 @@ import re
 from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -100,6 +101,12 @@ class SearchSettings(_Section):
         for url in urls:
             if not re.match(r"^https?://[^\s/]+", url):
                 raise ValueError(f"{url!r} is not an http:// or https:// URL")
+            if "@" in urlsplit(url).netloc:
+                # The URL appears in logs and messages, so it must carry no credentials.
+                raise ValueError(
+                    "a URL must not contain a user name or password; set "
+                    "SOCWB_SEARCH__USERNAME and SOCWB_SEARCH__PASSWORD instead"
+                )
         return [url.rstrip("/") for url in urls]
 
     @field_validator("namespace")
@@ -111,6 +118,19 @@ class SearchSettings(_Section):
                 "letter or digit (no hyphen: data stream names use it as a separator)"
             )
         return namespace
+
+    @model_validator(mode="after")
+    def _check_credentials(self) -> SearchSettings:
+        if self.api_key is not None:
+            return self
+        if self.username is not None and self.password is None:
+            raise ValueError(
+                f"user {self.username!r} is set but no password: set SOCWB_SEARCH__PASSWORD, "
+                "or unset SOCWB_SEARCH__USERNAME for an engine without authentication"
+            )
+        if self.password is not None and self.username is None:
+            raise ValueError("a password is set but no user: set SOCWB_SEARCH__USERNAME as well")
+        return self
 
 
 class NodeSettings(_Section):
@@ -379,8 +399,13 @@ def describe_validation_error(error: ValidationError) -> str:
     for item in error.errors():
         name = variable_name(tuple(item["loc"]))
         value = item.get("input")
-        shown = "<hidden>" if "password" in name or "API_KEY" in name else repr(value)
+        is_secret = "PASSWORD" in name or "API_KEY" in name or name == "SOCWB_SEARCH__URLS"
+        shown = "<hidden>" if is_secret else repr(value)
         reason = str(item["msg"]).removeprefix("Value error, ")
+        if isinstance(value, dict):
+            # A check across a whole section failed, and the section's values may contain secrets.
+            lines.append(f"invalid settings {name}__*: {reason}")
+            continue
         lines.append(f"invalid setting {name}={shown}: {reason}")
     return "\n".join(lines)
 

@@ -98,14 +98,18 @@ def open_detail(alerts: list[Alert]) -> None:
 
 queue_filter = read_filter()
 page_number = int(st.number_input("Page", 1, 200, 1, key=state.QUEUE_PAGE))
-page = list_queue(
-    services.search,
-    services.namespace,
-    principal,
-    queue_filter,
-    offset=(page_number - 1) * PAGE_SIZE,
-    size=PAGE_SIZE,
-)
+try:
+    page = list_queue(
+        services.search,
+        services.namespace,
+        principal,
+        queue_filter,
+        offset=(page_number - 1) * PAGE_SIZE,
+        size=PAGE_SIZE,
+    )
+except ValueError as exc:
+    st.error(f"Invalid filter: {exc}")
+    st.stop()
 st.caption(f"{page.total} alerts match; showing {len(page.alerts)} from #{page.offset + 1}.")
 if page.alerts:
     st.dataframe(queue_table(page.alerts), hide_index=True)

@@ -60,6 +60,11 @@ def show_alert(opened: OpenedAlert) -> None:
     columns[3].metric("Assignee", current.assignee or "-")
     st.write(f"**{alert.rule_name}** ({alert.rule_id}) on `{alert.entity_key}`")
     st.write(f"Policy: {alert.policy_clause}")
+    if alert.is_late:
+        st.warning(
+            "Late events: some events arrived more than the rule's allowed lateness after "
+            "their own time, so this alert was raised late."
+        )
     if current.disposition:
         st.write(f"Disposition: **{current.disposition.value}**")
     if current.incident_ids:

@@ -15,6 +15,7 @@ again from the history, which stays the source of truth.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -391,6 +392,34 @@ class QueuePage:
     size: int
 
 
+MAX_SEARCH_TEXT = 200
+"""Maximum length of the entity search text, in characters."""
+
+
+def check_search_text(text: str | None) -> str | None:
+    """Return free search text stripped of outer blanks, or None when it is empty.
+
+    Raises:
+        ValueError: The text is longer than `MAX_SEARCH_TEXT` or contains a control
+            character. The message can be shown to the user as it is.
+    """
+    if text is None or not text.strip():
+        return None
+    stripped = text.strip()
+    if len(stripped) > MAX_SEARCH_TEXT:
+        raise ValueError(
+            f"the search text has {len(stripped)} characters; use at most {MAX_SEARCH_TEXT}"
+        )
+    if any(unicodedata.category(char) == "Cc" for char in stripped):
+        raise ValueError("the search text contains a control character; remove it")
+    return stripped
+
+
+def escape_wildcard(text: str) -> str:
+    """Escape `*`, `?` and backslash, so a wildcard query matches `text` literally."""
+    return "".join(f"\\{char}" if char in "*?\\" else char for char in text)
+
+
 def build_queue_query(queue_filter: QueueFilter) -> dict[str, Any]:
     """Return the query clause for a queue filter."""
     clauses: list[dict[str, Any]] = []
@@ -400,8 +429,9 @@ def build_queue_query(queue_filter: QueueFilter) -> dict[str, Any]:
         clauses.append({"terms": {"rule_id": list(queue_filter.rule_ids)}})
     if queue_filter.statuses:
         clauses.append({"terms": {"status": [status.value for status in queue_filter.statuses]}})
-    if queue_filter.entity and queue_filter.entity.strip():
-        pattern = f"*{queue_filter.entity.strip()}*"
+    entity = check_search_text(queue_filter.entity)
+    if entity:
+        pattern = f"*{escape_wildcard(entity)}*"
         clauses.append({"wildcard": {"entity_key": {"value": pattern, "case_insensitive": True}}})
     created: dict[str, str] = {}
     if queue_filter.created_from:

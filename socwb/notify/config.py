@@ -77,6 +77,15 @@ class SmtpChannelConfig(_ChannelConfig):
     password: SecretStr | None = Field(default=None, description="Login password.")
     starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS.")
 
+    @model_validator(mode="after")
+    def _check_login(self) -> SmtpChannelConfig:
+        if self.username is not None and self.password is None:
+            raise ValueError(
+                f"SMTP channel {self.name!r} has a login without its password: "
+                "set password, or remove username to send without a login"
+            )
+        return self
+
 
 ChannelConfig = Annotated[
     WebhookChannelConfig

@@ -35,6 +35,11 @@ INGESTED = "event.ingested"
 DEFAULT_PAGE_SIZE = 1000
 FLAG_VALUES_SIZE = 100
 
+# Patterns also expand to closed backing indices, so the engine rejects a search that
+# would skip one (index_closed_exception, HTTP 400) and the run fails instead of missing
+# those events. A pattern that matches no index still returns no hits.
+SEARCH_PARAMS: Mapping[str, str] = {"expand_wildcards": "open,closed"}
+
 # Painless source of the "arrived later than allowed" test. The tests run it on
 # OpenSearch 2.19. NOTE: it has not been run on Elasticsearch 8 here.
 _LATE_SCRIPT = (

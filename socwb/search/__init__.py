@@ -10,12 +10,14 @@ from typing import Any
 
 from socwb.errors import SearchUnavailableError, UnsupportedEngineError
 from socwb.search.base import (
+    TLS_HINT,
     BulkItemError,
     BulkResult,
     EngineInfo,
     QueryBody,
     Response,
     SearchBackend,
+    TlsFailure,
     check_search_response,
 )
 from socwb.search.opensearch import (
@@ -94,9 +96,12 @@ def create_backend(settings: SearchSettings) -> SearchBackend:
         )
     except RetriesExhaustedError as exc:
         probe.close()
+        hint = "start one with 'socwb node start' or set SOCWB_SEARCH__URLS"
+        if isinstance(exc.last_error, TlsFailure):
+            hint = TLS_HINT
         raise SearchUnavailableError(
             f"no search engine responded at {url} after {exc.attempts} attempts: "
-            f"{exc.last_error}; start one with 'socwb node start' or set SOCWB_SEARCH__URLS"
+            f"{exc.last_error}; {hint}"
         ) from exc
     info = parse_engine_info(root, url)
     logger.info(

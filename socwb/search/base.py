@@ -80,6 +80,15 @@ class TransportFailure(Exception):
         self.body = body
 
 
+class TlsFailure(TransportFailure):
+    """The TLS handshake failed, for example because the certificate's CA is not trusted."""
+
+
+TLS_HINT = (
+    "check that SOCWB_SEARCH__CA_CERTS names the CA bundle that signed the engine's certificate"
+)
+
+
 def check_search_response(response: Response, *, index: str) -> Response:
     """Raise when a search response is incomplete instead of using it silently.
 

@@ -13,6 +13,7 @@ from socwb.search.base import (
     EngineInfo,
     QueryBody,
     SearchBackend,
+    TlsFailure,
     TransportFailure,
     _path,
 )
@@ -53,6 +54,8 @@ def send_with_opensearch_client(
         return client.transport.perform_request(
             method, path, params=params, body=body, headers=headers
         )
+    except os_errors.SSLError as exc:
+        raise TlsFailure(f"TLS handshake failed: {exc.info or exc}", status=None) from exc
     except os_errors.ConnectionError as exc:
         raise TransportFailure(f"connection failed: {exc.info or exc}", status=None) from exc
     except os_errors.TransportError as exc:
