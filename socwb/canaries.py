@@ -12,19 +12,21 @@ real user, host or service.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from socwb.demo import records
+from socwb.baselines import BaselineOptions
+from socwb.demo import lines, records
 from socwb.demo.world import country_ip
 from socwb.errors import WorkbenchError
 from socwb.ingest.model import Event, GeoLookup, ParseContext, Rejected
 from socwb.ingest.pipeline import event_index
 from socwb.ingest.registry import get_normalizer
-from socwb.rules.evaluate import is_business_time
+from socwb.rules.evaluate import floor_time, is_business_time
 from socwb.settings import OrganisationSettings
 
 logger = logging.getLogger(__name__)
@@ -37,8 +39,20 @@ MIB = 1024 * 1024
 OFF_HOURS_SEARCH = timedelta(days=8)
 """How far back the privileged-account canary looks for a time outside business hours."""
 
-CANARY_FORMATS = frozenset({"okta", "app_json", "aws_cloudtrail", "crowdstrike_stream", "trivy"})
+CANARY_FORMATS = frozenset(
+    {"okta", "app_json", "aws_cloudtrail", "crowdstrike_stream", "trivy", "host_metrics"}
+)
 """Formats of every canary record. The silence canary uses a source outside them."""
+
+MIN_HISTORY_DAYS = 7
+"""Minimum days between the first and last history bucket of an anomaly canary.
+
+So the history has at least 8 hourly buckets, more than the 5 active hours
+that the anomaly rules need.
+"""
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 
 _ADMIN_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
 _READ_ONLY_POLICY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
@@ -84,6 +98,8 @@ class CanaryContext:
         organisation: Business hours, for the off-hours canary.
         privileged_users: Account names the off-hours rule watches.
         silent_source: Catalogue source left without events, for the silence canary.
+        baselines: Window, warm-up and refresh of the stored baselines, which the
+            history of the anomaly canaries must satisfy.
     """
 
     now: datetime
@@ -91,6 +107,7 @@ class CanaryContext:
     organisation: OrganisationSettings
     privileged_users: Sequence[str]
     silent_source: str | None
+    baselines: BaselineOptions = BaselineOptions()
 
 
 def canary_user(rule_id: str) -> str:
@@ -102,10 +119,30 @@ def _every(start: datetime, step_seconds: float, count: int) -> list[datetime]:
     return [start + timedelta(seconds=step_seconds * index) for index in range(count)]
 
 
-def _history_hours(now: datetime, days: int) -> list[datetime]:
-    """Return the same UTC hour, three hours before now, on each of `days` past days."""
-    hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
-    return [hour - timedelta(days=day) for day in range(1, days + 1)]
+def _history_hours(context: CanaryContext) -> list[datetime]:
+    """Return one UTC hour per day whose buckets warm up the stored baseline of the last hour.
+
+    Every spike of an anomaly canary lies in the last hour, so each of its slots
+    reads a baseline window that ends at or after `end`, the refresh boundary
+    of the hour before now. The history ends one hour before `end` and goes
+    back whole days until the span of its buckets reaches the warm-up span.
+
+    Raises:
+        CanaryError: The baseline window is too short to hold that history.
+    """
+    options = context.baselines
+    end = floor_time(floor_time(context.now - HOUR, HOUR), options.refresh)
+    days = max(math.ceil(options.min_span / DAY), MIN_HISTORY_DAYS)
+    needed = days * DAY + HOUR + options.refresh
+    if needed > options.window:
+        raise CanaryError(
+            f"the baseline window {options.window} cannot hold a warm-up span of "
+            f"{options.min_span} plus the refresh interval {options.refresh}, so no "
+            f"anomaly canary can warm up: set SOCWB_DETECTORS__BASELINE_WINDOW to at "
+            f"least {needed}"
+        )
+    last = end - HOUR
+    return [last - day * DAY for day in range(days + 1)]
 
 
 def _okta(
@@ -312,9 +349,7 @@ def _data_export_above_baseline(context: CanaryContext) -> Canary:
 def _egress_anomaly(context: CanaryContext) -> Canary:
     service = f"egress.{CANARY_DOMAIN}"
     user = canary_user("egress_anomaly")
-    history = [
-        _export(context, hour, user, service, 20 * MIB) for hour in _history_hours(context.now, 6)
-    ]
+    history = [_export(context, hour, user, service, 20 * MIB) for hour in _history_hours(context)]
     spike = _export(context, context.now - timedelta(minutes=3), user, service, 500 * MIB)
     return Canary("egress_anomaly", [*history, spike], {"service.name": service})
 
@@ -336,7 +371,7 @@ def _auth_volume_anomaly(context: CanaryContext) -> Canary:
     user = canary_user("auth_volume_anomaly")
     history = [
         _login(context, moment, user)
-        for hour in _history_hours(context.now, 6)
+        for hour in _history_hours(context)
         for moment in _every(hour, 60, 2)
     ]
     burst = [
@@ -346,17 +381,58 @@ def _auth_volume_anomaly(context: CanaryContext) -> Canary:
     return Canary("auth_volume_anomaly", [*history, *burst], {"user.name": user})
 
 
+def _api_calls(context: CanaryContext, user: str, operation: tuple[str, str]) -> list[CanaryRecord]:
+    """Return 5 calls of one API operation in each history hour, then 120 in 20 minutes."""
+    event_name, event_source = operation
+    moments = [
+        *(moment for hour in _history_hours(context) for moment in _every(hour, 60, 5)),
+        *_every(context.now - timedelta(minutes=21), 10, 120),
+    ]
+    return [_cloudtrail(context, moment, event_name, event_source, user) for moment in moments]
+
+
 def _api_volume_anomaly(context: CanaryContext) -> Canary:
     user = canary_user("api_volume_anomaly")
+    calls = _api_calls(context, user, ("ListBuckets", "s3.amazonaws.com"))
+    return Canary("api_volume_anomaly", calls, {"user.name": user})
 
-    def call(moment: datetime) -> CanaryRecord:
-        return _cloudtrail(context, moment, "ListBuckets", "s3.amazonaws.com", user)
 
+def _api_endpoint_volume_anomaly(context: CanaryContext) -> Canary:
+    # An operation that no other canary calls, so this canary alone raises the endpoint's alert.
+    operation = ("DescribeInstances", "ec2.amazonaws.com")
+    calls = _api_calls(context, canary_user("api_endpoint_volume_anomaly"), operation)
+    expected = {"event.provider": operation[1], "event.action": operation[0]}
+    return Canary("api_endpoint_volume_anomaly", calls, expected)
+
+
+def _host_metric(context: CanaryContext, moment: datetime, host: str, cpu: float) -> CanaryRecord:
+    network = (context.rng.randrange(1, 1000) * 1024, context.rng.randrange(1, 1000) * 1024)
+    text = lines.host_metric(moment, host, f"selftest.{CANARY_DOMAIN}", cpu, 0.4, network)
+    return CanaryRecord("host_metrics", text)
+
+
+def _resource_anomaly(context: CanaryContext) -> Canary:
+    host = f"cpu.{CANARY_DOMAIN}"
     history = [
-        call(moment) for hour in _history_hours(context.now, 6) for moment in _every(hour, 60, 5)
+        _host_metric(context, moment, host, 0.2)
+        for hour in _history_hours(context)
+        for moment in _every(hour, 300, 3)
     ]
-    burst = [call(moment) for moment in _every(context.now - timedelta(minutes=21), 10, 120)]
-    return Canary("api_volume_anomaly", [*history, *burst], {"user.name": user})
+    # 8 five-minute samples at 95% sum to 7.6, above the 6.0 floor of one hour.
+    spike = [
+        _host_metric(context, moment, host, 0.95)
+        for moment in _every(context.now - timedelta(minutes=40), 300, 8)
+    ]
+    return Canary("resource_anomaly", [*history, *spike], {"host.name": host})
+
+
+def _clock_skew(context: CanaryContext) -> Canary:
+    # A host whose clock runs about 20 minutes behind: its 4 samples are dated
+    # 21 to 24 minutes before the engine receives them.
+    host = f"slow-clock.{CANARY_DOMAIN}"
+    start = context.now - timedelta(minutes=24)
+    samples = [_host_metric(context, moment, host, 0.1) for moment in _every(start, 60, 4)]
+    return Canary("clock_skew", samples, {"host.name": host})
 
 
 def _malware_detected(context: CanaryContext) -> Canary:
@@ -426,7 +502,10 @@ CANARY_BUILDERS: Mapping[str, CanaryBuilder] = {
     "impossible_travel": _impossible_travel,
     "auth_volume_anomaly": _auth_volume_anomaly,
     "api_volume_anomaly": _api_volume_anomaly,
+    "api_endpoint_volume_anomaly": _api_endpoint_volume_anomaly,
     "egress_anomaly": _egress_anomaly,
+    "resource_anomaly": _resource_anomaly,
+    "clock_skew": _clock_skew,
 }
 """Canary builder per built-in rule id."""
 

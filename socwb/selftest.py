@@ -3,8 +3,9 @@
 Canary events go to a namespace of their own, `<namespace>_selftest`, so they
 never mix with real logs, and their alerts go to that namespace's alerts index,
 which the alert queue and the monthly figures never read. Each run deletes the
-selftest namespace's data streams, alerts, checkpoints and run records first,
-so a rerun starts from an empty namespace and no checkpoint hides its canaries.
+selftest namespace's data streams, alerts, checkpoints, run records and stored
+baselines first, so a rerun starts from an empty namespace and no checkpoint
+or baseline of an earlier run hides its canaries.
 
 A rule passes when its run succeeded and its alert carries the canary's
 entity, the rule's severity and `due_at == created_at + response_time`.
@@ -27,6 +28,7 @@ from urllib.parse import quote
 
 from socwb.alerts.model import Alert, EntityValue, Evidence, new_alert
 from socwb.alerts.store import AlertStore, alerts_index, create_index
+from socwb.baselines import BaselineOptions, baselines_index
 from socwb.canaries import (
     Canary,
     CanaryContext,
@@ -320,13 +322,18 @@ class Selftest:
         return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
     def _reset(self) -> None:
-        """Delete the selftest namespace's data streams and detector indices."""
+        """Delete the selftest namespace's data streams and detector indices.
+
+        The stored baselines go too: a document of an earlier run has the same id
+        as today's and would be read in place of one computed from this run's history.
+        """
         namespace = self.canary_namespace
         self.backend.delete(f"/_data_stream/logs-*-{namespace}")
         for index in (
             alerts_index(namespace),
             f"socwb-checkpoints-{namespace}",
             f"socwb-runs-{namespace}",
+            baselines_index(namespace),
         ):
             self.backend.request(
                 "DELETE", f"/{quote(index)}", params={"ignore_unavailable": "true"}
@@ -359,6 +366,11 @@ class Selftest:
             organisation=self.settings.organisation,
             privileged_users=self.settings.detectors.privileged_users,
             silent_source=silent_source([source.key for source in self.catalogue.sources]),
+            baselines=BaselineOptions(
+                window=self.settings.detectors.baseline_window,
+                min_span=self.settings.detectors.baseline_min_span,
+                refresh=self.settings.detectors.baseline_refresh,
+            ),
         )
         geo = create_geo_lookup()
         canaries: dict[str, Canary | CanaryError] = {}

@@ -17,11 +17,13 @@ from socwb.alerts.model import Alert, EntityValue, new_alert
 from socwb.alerts.store import AlertStore
 from socwb.alerts.workflow import QueueFilter, list_queue
 from socwb.auth import Principal, Role
+from socwb.baselines import baselines_index
 from socwb.canaries import CANARY_DOMAIN
 from socwb.commands import selftest as selftest_command
 from socwb.reporting import ReportMonth, monthly_figures
 from socwb.rules.catalog import (
     AUTH_FAILURE_SPIKE,
+    AUTH_VOLUME_ANOMALY,
     LOG_SOURCE_STOPPED,
     MALWARE_DETECTED,
     builtin_rules,
@@ -170,18 +172,28 @@ def test_canary_events_only_in_selftest_namespace(full_run: SelftestRun) -> None
 def test_rerun_passes_again(
     backend: SearchBackend, settings: Settings, cleanup_selftest: None
 ) -> None:
-    rules = [AUTH_FAILURE_SPIKE, LOG_SOURCE_STOPPED]
+    rules = [AUTH_FAILURE_SPIKE, LOG_SOURCE_STOPPED, AUTH_VOLUME_ANOMALY]
 
     first = Selftest(backend, settings, rules).run()
+    now = datetime.now(UTC)
+    second_start = now.replace(microsecond=now.microsecond // 1000 * 1000)
     second = Selftest(backend, settings, rules).run()
 
-    assert [result.passed for result in first] == [True, True]
-    assert [result.passed for result in second] == [True, True]
+    assert [result.passed for result in first] == [True, True, True], first
+    assert [result.passed for result in second] == [True, True, True], second
     assert first[0].run_id != second[0].run_id
     stored = ResultStore(backend, settings.search.namespace).between(
         first[0].tested_at, datetime.now(UTC) + timedelta(seconds=1)
     )
-    assert len(stored) == 4
+    assert len(stored) == 6
+    baselines = backend.search(
+        baselines_index(selftest_namespace(settings.search.namespace)),
+        {"query": {"term": {"rule_id": AUTH_VOLUME_ANOMALY.id}}, "size": 100},
+    )["hits"]["hits"]
+    assert baselines
+    for hit in baselines:
+        computed_at = datetime.fromisoformat(hit["_source"]["computed_at"].replace("Z", "+00:00"))
+        assert computed_at >= second_start, "a baseline of the first run was read again"
 
 
 def test_broken_rule_fails_and_raises_alert(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from socwb.alerts.model import Alert, EntityValue, new_alert
+from socwb.baselines import BaselineOptions, compute_baseline, window_end_for
 from socwb.canaries import (
     CANARY_BUILDERS,
     CANARY_DOMAIN,
@@ -22,8 +24,8 @@ from socwb.canaries import (
 from socwb.catalogue import load_catalogue
 from socwb.commands.selftest import describe
 from socwb.rules.catalog import MALWARE_DETECTED, builtin_rules
-from socwb.rules.evaluate import is_business_time
-from socwb.rules.model import Severity
+from socwb.rules.evaluate import floor_time, is_business_time
+from socwb.rules.model import Rule, Severity, to_epoch_millis
 from socwb.selftest import SelftestResult, check_alert, rule_version
 from socwb.settings import OrganisationSettings
 
@@ -200,3 +202,50 @@ def test_describe_one_line() -> None:
     failed = SelftestResult("run-1", "malware_detected", "cd" * 32, NOW, False, "no alert")
 
     assert describe(failed) == "malware_detected: FAILED version=cdcdcdcdcdcd no alert"
+
+
+ANOMALY_RULES = [rule for rule in builtin_rules() if rule.id.endswith("_anomaly")]
+
+
+@pytest.mark.parametrize("now", [NOW, datetime(2026, 12, 3, 0, 10, tzinfo=UTC)])
+@pytest.mark.parametrize("rule", ANOMALY_RULES, ids=lambda rule: rule.id)
+def test_anomaly_canary_history_is_warm(rule: Rule, now: datetime) -> None:
+    canary = build_canary(rule.id, context(now=now))
+    events = [event for record in canary.records for event in normalize_canary(record, None)]
+    moments = sorted(_event_time(event) for event in events)
+    history = [moment for moment in moments if moment < now - timedelta(hours=1)]
+    spike_slots = {floor_time(moment, rule.lookback) for moment in moments if moment not in history}
+    counts = Counter(to_epoch_millis(floor_time(moment, rule.lookback)) for moment in history)
+    buckets = [(start, float(count)) for start, count in counts.items()]
+    options = BaselineOptions()
+
+    assert spike_slots
+    for slot in spike_slots:
+        window_end = window_end_for(slot, options)
+        baseline = compute_baseline(
+            rule, [], buckets, window_end=window_end, options=options, computed_at=now
+        )
+        assert baseline.is_warm, f"{rule.id} slot {slot}: span {baseline.data_span_seconds}s"
+        assert baseline.data_points == len(buckets)
+
+
+def test_anomaly_history_follows_min_span() -> None:
+    options = BaselineOptions(min_span=timedelta(days=10))
+
+    canary = build_canary("egress_anomaly", context(baselines=options))
+
+    moments = [
+        _event_time(event) for record in canary.records for event in normalize_canary(record, None)
+    ]
+    assert NOW - min(moments) > timedelta(days=10)
+
+
+def test_anomaly_history_needs_long_window() -> None:
+    options = BaselineOptions(window=timedelta(days=7), min_span=timedelta(days=7))
+
+    with pytest.raises(CanaryError, match="SOCWB_DETECTORS__BASELINE_WINDOW"):
+        build_canary("auth_volume_anomaly", context(baselines=options))
+
+
+def _event_time(event: dict[str, object]) -> datetime:
+    return datetime.fromisoformat(str(event["@timestamp"]).replace("Z", "+00:00"))
