@@ -1,0 +1,108 @@
+"""Run `socwb ingest` as a subprocess, feeding its acknowledgements into a ledger."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from faults.ledger import Ledger
+from socwb.ingest.pipeline import IngestOptions
+
+SOCWB = [sys.executable, "-m", "socwb"]
+_TOTAL_ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+-\s+total$", re.MULTILINE)
+
+
+def ingest_options(namespace: str, batch_size: int = 200) -> IngestOptions:
+    """Options of an in-process ingest of generated application events."""
+    return IngestOptions(
+        source="app", namespace=namespace, format_name="app_json", batch_size=batch_size
+    )
+
+
+def socwb_environment(url: str, namespace: str, **settings: str) -> dict[str, str]:
+    """Return the environment of a socwb subprocess for `url` and `namespace`.
+
+    `settings` are search settings such as `max_retries="1"`.
+    """
+    environment = {
+        name: value for name, value in os.environ.items() if not name.startswith("SOCWB_")
+    }
+    environment.update(
+        SOCWB_SEARCH__URLS=url,
+        SOCWB_SEARCH__NAMESPACE=namespace,
+        SOCWB_LOG_LEVEL="DEBUG",
+    )
+    for name, value in settings.items():
+        environment[f"SOCWB_SEARCH__{name.upper()}"] = value
+    return environment
+
+
+@dataclass
+class IngestProcess:
+    """A running `socwb ingest`, with its stderr collected into `ledger` line by line."""
+
+    process: subprocess.Popen[str]
+    ledger: Ledger
+    stderr: list[str] = field(default_factory=list)
+    stdout: str = ""
+
+    def __post_init__(self) -> None:
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.stderr.append(line)
+            self.ledger.add_text(line)
+
+    def wait(self, timeout_s: float = 600) -> int:
+        """Wait for the exit and return its status."""
+        # communicate() would read stderr too, racing the reader thread for its lines.
+        assert self.process.stdout is not None
+        self.stdout = self.process.stdout.read()
+        status = self.process.wait(timeout=timeout_s)
+        self._reader.join(timeout=10)
+        self.process.stdout.close()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+        return status
+
+    def totals(self) -> tuple[int, int, int, int, int]:
+        """Return read, indexed, duplicate, parse and index dead letters of the summary."""
+        match = _TOTAL_ROW.search(self.stdout)
+        assert match is not None, f"no totals row in the ingest output:\n{self.stdout}"
+        read, indexed, duplicates, parse, index = (int(value) for value in match.groups())
+        return read, indexed, duplicates, parse, index
+
+
+def start_ingest(
+    environment: dict[str, str], path: Path, ledger: Ledger, batch_size: int = 200
+) -> IngestProcess:
+    """Start `socwb ingest` of generated application events in `path`."""
+    command = [
+        *SOCWB,
+        "ingest",
+        "--source",
+        "app",
+        "--format",
+        "app_json",
+        "--batch-size",
+        str(batch_size),
+        "--quiet",
+        str(path),
+    ]
+    process = subprocess.Popen(
+        command,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return IngestProcess(process, ledger)
