@@ -10,17 +10,15 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from conftest import remove_namespace
 
 from faults.ledger import Ledger
-from faults.node import FaultNode
+from faults.node import FaultNode, fault_settings
 from faults.proxy import FaultProxy, running_proxy
 from socwb.provisioning import apply_assets
 from socwb.search import SearchBackend, create_backend
-from socwb.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -52,20 +50,6 @@ def live_node(fault_node: FaultNode) -> Iterator[FaultNode]:
 def fault_namespace() -> str:
     """A namespace of its own for each test."""
     return "f" + uuid.uuid4().hex[:10]
-
-
-def fault_settings(url: str, namespace: str, **search: Any) -> Settings:
-    """Settings for `url` with short timeouts and backoff, overridable per field."""
-    options: dict[str, Any] = {
-        "urls": [url],
-        "namespace": namespace,
-        "request_timeout": 5.0,
-        "max_retries": 2,
-        "retry_backoff_initial": 0.2,
-        "retry_backoff_max": 2.0,
-    }
-    options.update(search)
-    return Settings(_env_file=None, search=options)  # type: ignore[call-arg]
 
 
 @pytest.fixture

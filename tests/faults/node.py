@@ -17,11 +17,12 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from socwb.node import LocalNode, default_home
 from socwb.node.layout import COMPLETE_MARKER, distribution_path
 from socwb.processes import is_alive
-from socwb.settings import NodeSettings
+from socwb.settings import NodeSettings, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -134,3 +135,17 @@ class FaultNode:
                 pass
             time.sleep(0.5)
         raise TimeoutError(f"the fault node at {self.url} was not healthy after {timeout_s}s")
+
+
+def fault_settings(url: str, namespace: str, **search: Any) -> Settings:
+    """Settings for `url` with short timeouts and backoff, overridable per field."""
+    options: dict[str, Any] = {
+        "urls": [url],
+        "namespace": namespace,
+        "request_timeout": 5.0,
+        "max_retries": 2,
+        "retry_backoff_initial": 0.2,
+        "retry_backoff_max": 2.0,
+    }
+    options.update(search)
+    return Settings(_env_file=None, search=options)  # type: ignore[call-arg]
