@@ -285,22 +285,23 @@ class BulkWriter:
         delays = self._policy.delays()
         while pending:
             items = self._send(pending)
-            pending, has_retryable = self._settle(pending, items, outcome)
-            if not has_retryable:
+            pending, retry_reason = self._settle(pending, items, outcome)
+            if retry_reason is None:
                 continue
             delay = next(delays, None)
             if delay is None:
                 raise _aborted(
                     f"the engine still responded with 429/502/503/504 to {len(pending)} "
-                    f"documents after {self._policy.max_retries} retries",
+                    f"documents after {self._policy.max_retries} retries ({retry_reason})",
                     pending,
                 )
             outcome.retries += 1
             logger.warning(
-                "retrying bulk items=%d attempt=%d delay_s=%.2f",
+                "retrying bulk items=%d attempt=%d delay_s=%.2f error=%s",
                 len(pending),
                 outcome.retries,
                 delay,
+                retry_reason,
             )
             self._sleep(delay)
 
@@ -323,14 +324,14 @@ class BulkWriter:
 
     def _settle(
         self, pending: list[Document], items: list[dict[str, Any]], outcome: BatchOutcome
-    ) -> tuple[list[Document], bool]:
-        """Record stored items; return what to send again and whether any was retryable.
+    ) -> tuple[list[Document], str | None]:
+        """Record stored items; return what to send again and the first retryable error.
 
         Raises:
             IngestAbortedError: An item failed in a way that a dead letter cannot fix.
         """
         next_round: list[Document] = []
-        has_retryable = False
+        retry_reason: str | None = None
         fatal: str | None = None
         for document, item in zip(pending, items, strict=True):
             status = int(item.get("status", 0))
@@ -340,10 +341,10 @@ class BulkWriter:
                     outcome.created_ids.append(document.doc_id)
                 continue
             next_round.append(document)
-            if status in RETRYABLE_STATUSES:
-                has_retryable = True
-                continue
             error = item.get("error") or {}
+            if status in RETRYABLE_STATUSES:
+                retry_reason = retry_reason or _describe_item_error(status, error)
+                continue
             if _is_document_error(document, status):
                 next_round[-1] = self._deadletter(document, status, error)
             elif fatal is None:
@@ -354,7 +355,7 @@ class BulkWriter:
                 )
         if fatal is not None:
             raise _aborted(fatal, next_round)
-        return next_round, has_retryable
+        return next_round, retry_reason
 
     def _deadletter(self, document: Document, status: int, error: dict[str, Any]) -> Document:
         error_type = str(error.get("type", "unknown"))
@@ -377,6 +378,13 @@ class BulkWriter:
             error_message=f"HTTP {status}: {reason}",
             raw=document.original,
         )
+
+
+def _describe_item_error(status: int, error: dict[str, Any]) -> str:
+    """Return `HTTP <status> <type>: <reason>` of a failed bulk item."""
+    return (
+        f"HTTP {status} {error.get('type', 'unknown')}: {error.get('reason', 'no reason given')}"
+    )
 
 
 def _stored_outcome(document: Document, status: int) -> Outcome:

@@ -70,15 +70,16 @@ class EventGenerator:
 
     def write(self, path: Path, first: int, count: int) -> dict[str, str]:
         """Write events `first` to `first + count - 1` to `path`; return `_id` to event id."""
-        ids: dict[str, str] = {}
-        normalizer = get_normalizer("app_json")
-        lines = []
-        for number in range(first, first + count):
-            record = self.record(number)
-            lines.append(json.dumps(record))
-            ids[expected_id(normalizer, lines[-1])] = record["event_id"]
+        lines, ids = self.lines(first, count)
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return ids
+
+    def lines(self, first: int, count: int) -> tuple[list[str], dict[str, str]]:
+        """Return events `first` to `first + count - 1` as lines, and `_id` to event id."""
+        normalizer = get_normalizer("app_json")
+        lines = [json.dumps(self.record(number)) for number in range(first, first + count)]
+        ids = {expected_id(normalizer, line): json.loads(line)["event_id"] for line in lines}
+        return lines, ids
 
     def user_names(self) -> set[str]:
         """Return every user name the generator uses."""

@@ -1,4 +1,4 @@
-"""Run `socwb ingest` as a subprocess, feeding its acknowledgements into a ledger."""
+"""Run ingests for the fault tests: `socwb ingest` as a subprocess, or in a thread from a pipe."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from faults.ledger import Ledger
-from socwb.ingest.pipeline import IngestOptions
+from socwb.ingest.pipeline import IngestOptions, run_ingest
+from socwb.ingest.summary import IngestSummary
+from socwb.search import SearchBackend
 
 SOCWB = [sys.executable, "-m", "socwb"]
 _TOTAL_ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+-\s+total$", re.MULTILINE)
@@ -106,3 +108,72 @@ def start_ingest(
         text=True,
     )
     return IngestProcess(process, ledger)
+
+
+class PipeFeeder:
+    """Write generated lines into a pipe that an in-process ingest reads as standard input.
+
+    A write blocks when the pipe is full, so `written` stops growing as soon
+    as the ingest stops reading: that is how the tests see back-pressure.
+    """
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.written = 0
+        read_end, write_end = os.pipe()
+        self.reader = os.fdopen(read_end, "rb")
+        self._writer = os.fdopen(write_end, "wb", buffering=0)
+        self._thread = threading.Thread(target=self._feed, name="pipe-feeder", daemon=True)
+
+    def start(self) -> PipeFeeder:
+        """Start writing; return self."""
+        self._thread.start()
+        return self
+
+    def _feed(self) -> None:
+        try:
+            for line in self.lines:
+                self._writer.write(line.encode("utf-8") + b"\n")
+                self.written += 1
+        finally:
+            self._writer.close()
+
+    def close(self) -> None:
+        """Wait for the writer and close the read end."""
+        self._thread.join(timeout=30)
+        self.reader.close()
+
+
+@dataclass
+class IngestThread:
+    """`run_ingest` of standard input in a thread, keeping its summary or error."""
+
+    backend: SearchBackend
+    options: IngestOptions
+    feeder: PipeFeeder
+    summary: IngestSummary | None = None
+    error: BaseException | None = None
+
+    def __post_init__(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
+
+    def start(self) -> IngestThread:
+        """Start the ingest; return self."""
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self.summary = run_ingest(self.backend, ["-"], self.options, stdin=self.feeder.reader)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            self.error = exc
+
+    def join(self, timeout_s: float) -> IngestSummary:
+        """Wait for the ingest and return its summary, or raise its error."""
+        self._thread.join(timeout=timeout_s)
+        assert not self._thread.is_alive(), f"the ingest did not finish within {timeout_s}s"
+        self.feeder.close()
+        if self.error is not None:
+            raise self.error
+        assert self.summary is not None
+        return self.summary
