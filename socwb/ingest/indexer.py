@@ -275,11 +275,45 @@ class BulkWriter:
         """
         outcome = BatchOutcome()
         try:
-            self._write_rounds(list(batch), outcome)
+            pending = self._skip_stored(list(batch), outcome)
+            self._write_rounds(pending, outcome)
         except IngestAbortedError as exc:
             exc.outcome = outcome
             raise
         return outcome
+
+    def _skip_stored(self, batch: list[Document], outcome: BatchOutcome) -> list[Document]:
+        """Count documents stored in any backing index of their data stream as duplicates.
+
+        `create` detects an existing id only in the current write index, so after
+        a rollover a replayed batch would be stored a second time. One `ids`
+        search per data stream and batch finds them in every backing index.
+        NOTE: a document written less than a refresh interval (1 s) before its
+        index rolled over may not be visible to the search yet.
+        """
+        ids_by_index: dict[str, list[str]] = {}
+        for document in batch:
+            ids_by_index.setdefault(document.index, []).append(document.doc_id)
+        stored: set[str] = set()
+        for index, ids in ids_by_index.items():
+            stored |= self._stored_ids(index, ids, batch)
+        if not stored:
+            return batch
+        logger.info("skipping documents stored in earlier backing indices count=%d", len(stored))
+        for document in batch:
+            if document.doc_id in stored:
+                outcome.stored.append((document, _stored_outcome(document, 409)))
+        return [document for document in batch if document.doc_id not in stored]
+
+    def _stored_ids(self, index: str, ids: list[str], batch: list[Document]) -> set[str]:
+        body = {"size": len(ids), "_source": False, "query": {"ids": {"values": ids}}}
+        params = {"ignore_unavailable": "true", "filter_path": "hits.hits._id"}
+        try:
+            response = self._backend.request("POST", f"/{index}/_search", params=params, body=body)
+        except (SearchUnavailableError, QueryRejectedError) as exc:
+            raise _aborted(f"duplicate look-up in {index} failed: {exc}", batch) from exc
+        hits = (response.get("hits") or {}).get("hits") or []
+        return {str(hit["_id"]) for hit in hits}
 
     def _write_rounds(self, pending: list[Document], outcome: BatchOutcome) -> None:
         delays = self._policy.delays()
