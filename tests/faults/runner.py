@@ -114,12 +114,15 @@ class PipeFeeder:
     """Write generated lines into a pipe that an in-process ingest reads as standard input.
 
     A write blocks when the pipe is full, so `written` stops growing as soon
-    as the ingest stops reading: that is how the tests see back-pressure.
+    as the ingest stops reading: that is how the tests see back-pressure. With
+    `hold_after`, the feeder stops after that many lines until `release()`.
     """
 
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, lines: list[str], hold_after: int | None = None) -> None:
         self.lines = lines
         self.written = 0
+        self.hold_after = hold_after
+        self._released = threading.Event()
         read_end, write_end = os.pipe()
         self.reader = os.fdopen(read_end, "rb")
         self._writer = os.fdopen(write_end, "wb", buffering=0)
@@ -133,10 +136,16 @@ class PipeFeeder:
     def _feed(self) -> None:
         try:
             for line in self.lines:
+                if self.written == self.hold_after:
+                    self._released.wait()
                 self._writer.write(line.encode("utf-8") + b"\n")
                 self.written += 1
         finally:
             self._writer.close()
+
+    def release(self) -> None:
+        """Let a feeder held after `hold_after` lines write the rest."""
+        self._released.set()
 
     def close(self) -> None:
         """Wait for the writer and close the read end."""
