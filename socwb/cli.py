@@ -284,6 +284,7 @@ def _register_commands() -> None:
     from socwb.commands.demo import demo
     from socwb.commands.detect import detect
     from socwb.commands.generate import generate
+    from socwb.commands.health import health
     from socwb.commands.ingest import ingest
     from socwb.commands.notify import notify
     from socwb.commands.report import report
@@ -300,6 +301,7 @@ def _register_commands() -> None:
     cli.add_command(users)
     cli.add_command(verify)
     cli.add_command(snapshot)
+    cli.add_command(health)
 
 
 _register_commands()
