@@ -1,8 +1,8 @@
-"""The health view: engine reachability, detector runs, degraded monitoring, lifecycle, dead letters.
+"""The health view: engine, detector runs, degraded monitoring, retention and dead letters.
 
 `check_health` never raises for an unreachable or slow engine: it connects with
 a short timeout and no retries, and reports the failure as a finding, so that
-`socwb health` and the workbench's Health page still answer during an outage.
+`socwb health` and the workbench's Health page still respond during an outage.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from socwb.timeutil import parse_utc_iso
 logger = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT_S = 5.0
-"""Upper bound of one health request, so the check answers while the engine hangs."""
+"""Upper bound of one health request, so the check returns while the engine hangs."""
 
 FAILED_RUNS_WINDOW = timedelta(hours=24)
 MAX_RULES = 500

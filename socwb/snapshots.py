@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any, TypeAlias
 
-from socwb.errors import ConfigurationError, WorkbenchError
 from socwb.alerts.store import alerts_index
+from socwb.errors import ConfigurationError, WorkbenchError
 from socwb.integrity import ledger_index, log_data_stream_pattern
 from socwb.search import SearchBackend
 
@@ -51,7 +51,9 @@ def snapshot_indices(namespace: str) -> str:
     The alerts index is included so that a restore brings back each alert's
     status with the events it was raised on.
     """
-    return f"{log_data_stream_pattern(namespace)},{ledger_index(namespace)},{alerts_index(namespace)}"
+    return (
+        f"{log_data_stream_pattern(namespace)},{ledger_index(namespace)},{alerts_index(namespace)}"
+    )
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ def show_findings(report: HealthReport) -> None:
 
 
 # NOTE: the page uses the workbench's shared backend, whose retries and timeout
-# come from the search settings, so during an outage it answers only after them.
+# come from the search settings, so during an outage it responds only after them.
 health_report = report_from(services.search, services.namespace, backend.now())
 show_engine(health_report)
 show_findings(health_report)

@@ -28,7 +28,7 @@ def health(context: click.Context, output_format: str) -> None:
     """Show engine reachability, each rule's last run, degraded monitoring, stuck or failed
     retention and dead letters of the namespace.
 
-    Each request waits at most 5 s and is not retried, so the command answers
+    Each request waits at most 5 s and is not retried, so the command responds
     during an outage. Exit status is 1 when there are findings.
     """
     settings: Settings = context.obj

@@ -416,9 +416,7 @@ class BulkWriter:
 
 def _describe_item_error(status: int, error: dict[str, Any]) -> str:
     """Return `HTTP <status> <type>: <reason>` of a failed bulk item."""
-    return (
-        f"HTTP {status} {error.get('type', 'unknown')}: {error.get('reason', 'no reason given')}"
-    )
+    return f"HTTP {status} {error.get('type', 'unknown')}: {error.get('reason', 'no reason given')}"
 
 
 def _stored_outcome(document: Document, status: int) -> Outcome:

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from faults.node import fault_settings
 from faults.detect import make_detector, spike_rule
+from faults.node import fault_settings
 from socwb.checkpoints import RunRecord
 from socwb.detection import Detector
 from socwb.search import create_backend

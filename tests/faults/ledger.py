@@ -142,9 +142,9 @@ def stored_ids(backend: SearchBackend, index: str) -> Counter[str]:
 def check_events(
     backend: SearchBackend, index: str, ledger: Ledger, generated: dict[str, str]
 ) -> Counter[str]:
-    """Assert that the stream holds every generated event exactly once; return the counts.
+    """Assert that the stream contains every generated event exactly once; return the counts.
 
-    The ledger's acknowledged ids must each be present, the stream must hold no
+    The ledger's acknowledged ids must each be present, the stream must contain no
     id twice (even across backing indices) and no id that was not generated.
     """
     counts = stored_ids(backend, index)

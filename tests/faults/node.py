@@ -123,7 +123,7 @@ class FaultNode:
         self._paused = None
 
     def wait_reachable(self, timeout_s: float = 120.0) -> None:
-        """Wait until the node answers `GET /_cluster/health` with yellow or green."""
+        """Wait until the node responds to `GET /_cluster/health` with yellow or green."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:

@@ -25,11 +25,11 @@ MAX_HELD_LINES = 8 * BATCH
 _DELAY = re.compile(r"delay_s=([0-9.]+)")
 
 
-def wait_for(condition: object, timeout_s: float, what: str) -> None:
-    """Poll `condition()` every 0.1 s until it is true, or fail naming `what`."""
+def wait_for(condition: object, timeout_s: float, description: str) -> None:
+    """Poll `condition()` every 0.1 s until it is true, or fail naming `description`."""
     deadline = time.monotonic() + timeout_s
     while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {description}"
         time.sleep(0.1)
 
 
@@ -42,7 +42,10 @@ def test_429_backoff_without_loss(
 ) -> None:
     lines, generated = EventGenerator("throttle").lines(0, EVENTS)
     settings = fault_settings(
-        proxy.url, fault_namespace, max_retries=12, retry_backoff_initial=0.2,
+        proxy.url,
+        fault_namespace,
+        max_retries=12,
+        retry_backoff_initial=0.2,
         retry_backoff_max=2.0,
     )
     backend = create_backend(settings.search)
@@ -113,7 +116,10 @@ def test_flood_stage_retried_until_lifted(
     lines, generated = EventGenerator("flood").lines(0, EVENTS)
     stream = EVENT_STREAM.format(namespace=fault_namespace)
     settings = fault_settings(
-        live_node.url, fault_namespace, max_retries=20, retry_backoff_initial=0.5,
+        live_node.url,
+        fault_namespace,
+        max_retries=20,
+        retry_backoff_initial=0.5,
         retry_backoff_max=3.0,
     )
     backend = create_backend(settings.search)
@@ -143,8 +149,7 @@ def is_blocked(backend: SearchBackend, stream: str) -> bool:
     """Return whether a backing index of `stream` has the read_only_allow_delete block."""
     found = backend.request("GET", f"/{stream}/_settings/index.blocks.read_only_allow_delete")
     return any(
-        item["settings"].get("index", {}).get("blocks", {}).get("read_only_allow_delete")
-        == "true"
+        item["settings"].get("index", {}).get("blocks", {}).get("read_only_allow_delete") == "true"
         for item in found.values()
     )
 

@@ -22,7 +22,7 @@ BATCH = 200
 BLACKHOLE_S = 300
 SETTLE_S = 30
 # Bytes of one bulk request: the client cannot send a second one before the
-# first is answered, so the proxy never holds more than this per connection.
+# first has a response, so the proxy never holds more than this per connection.
 MAX_REQUEST_BYTES = BATCH * 1024
 
 
@@ -36,8 +36,12 @@ def test_blackhole_backpressure_and_recovery(
     lines, generated = EventGenerator("blackhole").lines(0, EVENTS)
     # Timeouts and backoff of one request add up to more than 5 minutes.
     settings = fault_settings(
-        proxy.url, fault_namespace, request_timeout=10.0, max_retries=20,
-        retry_backoff_initial=1.0, retry_backoff_max=20.0,
+        proxy.url,
+        fault_namespace,
+        request_timeout=10.0,
+        max_retries=20,
+        retry_backoff_initial=1.0,
+        retry_backoff_max=20.0,
     )
     backend = create_backend(settings.search)
     feeder = PipeFeeder(lines, hold_after=5 * BATCH).start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -46,7 +47,7 @@ def contiguous(runs: list[RunRecord]) -> bool:
     windows = sorted(
         (run.arrival_start, run.arrival_end) for run in runs if run.outcome == "succeeded"
     )
-    return all(previous[1] == current[0] for previous, current in zip(windows, windows[1:]))
+    return all(previous[1] == current[0] for previous, current in itertools.pairwise(windows))
 
 
 def test_outage_skips_no_window(
@@ -58,12 +59,11 @@ def test_outage_skips_no_window(
 ) -> None:
     before = EventGenerator("before")
     generated = before.write(tmp_path / "before.jsonl", 0, EVENTS)
-    rules = [spike_rule(INTERVAL), get_rule("log_source_stopped").model_copy(
-        update={"interval": INTERVAL}
-    )]
-    backend = create_backend(
-        fault_settings(live_node.url, fault_namespace, max_retries=1).search
-    )
+    rules = [
+        spike_rule(INTERVAL),
+        get_rule("log_source_stopped").model_copy(update={"interval": INTERVAL}),
+    ]
+    backend = create_backend(fault_settings(live_node.url, fault_namespace, max_retries=1).search)
     detector = make_detector(backend, fault_namespace, settings=SETTINGS)
     service = DetectorService(detector, rules)
     run_ingest(direct, [str(tmp_path / "before.jsonl")], ingest_options(fault_namespace))

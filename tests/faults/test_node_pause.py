@@ -30,8 +30,12 @@ def test_pause_times_out_and_resumes(
     # The retries of one bulk request span about 140 s, longer than the pause.
     ingest_backend = create_backend(
         fault_settings(
-            live_node.url, fault_namespace, request_timeout=5.0, max_retries=12,
-            retry_backoff_initial=1.0, retry_backoff_max=8.0,
+            live_node.url,
+            fault_namespace,
+            request_timeout=5.0,
+            max_retries=12,
+            retry_backoff_initial=1.0,
+            retry_backoff_max=8.0,
         ).search
     )
     # The detector gives up after about 7 s, so its run fails during the pause.

@@ -33,7 +33,7 @@ def shard_limit(direct: SearchBackend) -> Iterator[None]:
 
 
 def roll_over_at_first_document(backend: SearchBackend, name: str) -> None:
-    """Change a stored fallback policy so its rollover is due as soon as the index has a document."""
+    """Change a stored fallback policy so its rollover is due at the first document."""
     policy = stored_fallback_policy(backend, name)
     assert policy is not None, f"no stored fallback policy {name}"
     for state in policy["policy"]["states"]:

@@ -10,7 +10,8 @@ from socwb.auth import Principal, Role
 from socwb.checkpoints import RunRecord, RunStore
 from socwb.search import SearchBackend
 
-from .test_pages import PASSWORD, all_text, page, services, state  # noqa: F401 - a fixture
+from .test_pages import PASSWORD, all_text, page, state
+from .test_pages import services as services_fixture  # noqa: F401 - registers `services`
 
 HEALTH = "pages/9_Health.py"
 
