@@ -261,6 +261,8 @@ class BulkWriter:
         self._deadletter_index = deadletter_index
         self._policy = policy or backend.retry_policy
         self._sleep = sleep
+        # Backing indices refreshed after their rollover, so `_skip_stored` finds all they contain.
+        self._refreshed: set[str] = set()
 
     def write(self, batch: Sequence[Document]) -> BatchOutcome:
         """Send `batch` until every document is stored, or raise.
@@ -283,13 +285,14 @@ class BulkWriter:
         return outcome
 
     def _skip_stored(self, batch: list[Document], outcome: BatchOutcome) -> list[Document]:
-        """Count documents stored in any backing index of their data stream as duplicates.
+        """Count documents stored in an earlier backing index of their data stream as duplicates.
 
         `create` detects an existing id only in the current write index, so after
         a rollover a replayed batch would be stored a second time. One `ids`
-        search per data stream and batch finds them in every backing index.
-        NOTE: a document written less than a refresh interval (1 s) before its
-        index rolled over may not be visible to the search yet.
+        search per data stream and batch finds them in the earlier backing
+        indices, which this writer refreshes once so the search finds every
+        document written before their rollover.
+        NOTE: a rollover between this look-up and the bulk request is not seen.
         """
         ids_by_index: dict[str, list[str]] = {}
         for document in batch:
@@ -305,15 +308,33 @@ class BulkWriter:
                 outcome.stored.append((document, _stored_outcome(document, 409)))
         return [document for document in batch if document.doc_id not in stored]
 
-    def _stored_ids(self, index: str, ids: list[str], batch: list[Document]) -> set[str]:
-        body = {"size": len(ids), "_source": False, "query": {"ids": {"values": ids}}}
-        params = {"ignore_unavailable": "true", "filter_path": "hits.hits._id"}
+    def _stored_ids(self, data_stream: str, ids: list[str], batch: list[Document]) -> set[str]:
         try:
-            response = self._backend.request("POST", f"/{index}/_search", params=params, body=body)
+            earlier = self._earlier_backing_indices(data_stream)
+            if not earlier:
+                return set()
+            body = {"size": len(ids), "_source": False, "query": {"ids": {"values": ids}}}
+            params = {"ignore_unavailable": "true", "filter_path": "hits.hits._id"}
+            path = "/" + ",".join(earlier) + "/_search"
+            response = self._backend.request("POST", path, params=params, body=body)
         except (SearchUnavailableError, QueryRejectedError) as exc:
-            raise _aborted(f"duplicate look-up in {index} failed: {exc}", batch) from exc
+            raise _aborted(f"duplicate look-up in {data_stream} failed: {exc}", batch) from exc
         hits = (response.get("hits") or {}).get("hits") or []
         return {str(hit["_id"]) for hit in hits}
+
+    def _earlier_backing_indices(self, data_stream: str) -> list[str]:
+        """Return the backing indices of `data_stream` except its write index, refreshed."""
+        found = self._backend.get_json(f"/_data_stream/{data_stream}")
+        streams = (found or {}).get("data_streams") or []
+        if not streams:
+            return []
+        indices = [str(item["index_name"]) for item in streams[0].get("indices", [])]
+        earlier = indices[:-1]
+        for index in earlier:
+            if index not in self._refreshed:
+                self._backend.refresh(index)
+                self._refreshed.add(index)
+        return earlier
 
     def _write_rounds(self, pending: list[Document], outcome: BatchOutcome) -> None:
         delays = self._policy.delays()

@@ -93,16 +93,40 @@ FLOOD_SETTINGS = {
 
 @pytest.fixture
 def flood_stage(direct: SearchBackend, live_node: FaultNode) -> Iterator[None]:
-    """Reset the watermarks and the blocks they set, on the dedicated node only."""
+    """Reset the watermarks and the blocks they set, on the dedicated node only.
+
+    Past the flood stage the engine also sets the persistent cluster setting
+    `cluster.blocks.create_index`, and releases it only at a later disk check,
+    so the reset clears it too and waits until it stays cleared.
+    """
     yield
     reset = {name: None for name in FLOOD_SETTINGS}
     direct.request("PUT", "/_cluster/settings", body={"transient": reset})
-    direct.request(
+    # A disk check started before the reset may still set a block, so the
+    # blocks must stay cleared past one check interval (10 s).
+    reset_at = time.monotonic()
+    wait_for(
+        lambda: clear_flood_blocks(direct) and time.monotonic() - reset_at > 12,
+        120,
+        "the flood-stage blocks to clear",
+    )
+
+
+def clear_flood_blocks(backend: SearchBackend) -> bool:
+    """Remove the flood-stage blocks; return whether none was left to remove."""
+    found = backend.request("GET", "/_cluster/settings", params={"flat_settings": "true"})
+    is_index_blocked = any(
+        value.get("cluster.blocks.create_index") == "true" for value in found.values()
+    )
+    unblock = {"cluster.blocks.create_index": None}
+    backend.request("PUT", "/_cluster/settings", body={"persistent": unblock, "transient": unblock})
+    backend.request(
         "PUT",
         "/_all/_settings",
         params={"expand_wildcards": "all"},
         body={"index.blocks.read_only_allow_delete": None},
     )
+    return not is_index_blocked
 
 
 def test_flood_stage_retried_until_lifted(
