@@ -10,8 +10,11 @@ from socwb.auth import Principal, Role
 from socwb.checkpoints import RunRecord, RunStore
 from socwb.search import SearchBackend
 
+from . import test_pages
 from .test_pages import PASSWORD, all_text, page, state
-from .test_pages import services as services_fixture  # noqa: F401 - registers `services`
+
+# The page tests' fixture, bound under its own name so pytest finds it here too.
+services = test_pages.services
 
 HEALTH = "pages/9_Health.py"
 
