@@ -296,6 +296,7 @@ def _register_commands() -> None:
     from socwb.commands.detect import detect
     from socwb.commands.evidence import evidence
     from socwb.commands.generate import generate
+    from socwb.commands.health import health
     from socwb.commands.ingest import ingest
     from socwb.commands.ledger import ledger
     from socwb.commands.notify import notify
@@ -317,6 +318,7 @@ def _register_commands() -> None:
     cli.add_command(selftest)
     cli.add_command(ledger)
     cli.add_command(evidence)
+    cli.add_command(health)
 
 
 _register_commands()

@@ -107,6 +107,9 @@ RunHook = Callable[[RunRecord], None]
 
 MILLISECOND = timedelta(milliseconds=1)
 
+MAX_UNWRITTEN_FAILURES = 100
+"""Failed-run records kept in memory while the engine cannot store them; older ones are dropped."""
+
 # Field types on which terms aggregations work without fielddata.
 _AGGREGATABLE_TYPES = frozenset(
     {
@@ -204,6 +207,8 @@ class Detector:
         self.checkpoints = CheckpointStore(backend, namespace)
         self.runs = RunStore(backend, namespace)
         self.baselines = BaselineStore(backend, namespace)
+        # Failed-run records the engine did not accept, written again before the next run.
+        self.unwritten_failures: list[RunRecord] = []
 
     def ensure_indices(self) -> None:
         """Create the alerts, checkpoints, runs and baselines indices when they do not exist."""
@@ -227,6 +232,7 @@ class Detector:
         record = RunRecord(run_id=uuid.uuid4().hex, rule_id=rule.id, started_at=started)
         clock_start = time.monotonic()
         try:
+            self._write_unwritten_failures()
             stored = self.checkpoints.load(rule.id)
             if isinstance(rule.spec, SilenceSpec):
                 self._check_silence(rule, rule.spec, record, stored, started)
@@ -348,8 +354,27 @@ class Detector:
             self.runs.write(record)
         except Exception:  # noqa: BLE001 - the engine may be the failure; the log keeps it
             logger.exception(
-                "run record not written rule=%s run_id=%s", record.rule_id, record.run_id
+                "run record not written rule=%s run_id=%s; writing it before the next run",
+                record.rule_id,
+                record.run_id,
             )
+            self.unwritten_failures.append(record)
+            if len(self.unwritten_failures) > MAX_UNWRITTEN_FAILURES:
+                dropped = self.unwritten_failures.pop(0)
+                logger.warning(
+                    "run record dropped rule=%s run_id=%s; more than %d failed runs unwritten",
+                    dropped.rule_id,
+                    dropped.run_id,
+                    MAX_UNWRITTEN_FAILURES,
+                )
+
+    def _write_unwritten_failures(self) -> None:
+        """Write the failed-run records that the engine did not accept earlier."""
+        while self.unwritten_failures:
+            record = self.unwritten_failures[0]
+            self.runs.write(record)
+            self.unwritten_failures.pop(0)
+            logger.info("late run record written rule=%s run_id=%s", record.rule_id, record.run_id)
 
     # Threshold and match rules -------------------------------------------------
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any, TypeAlias
 
+from socwb.alerts.store import alerts_index
 from socwb.errors import ConfigurationError, WorkbenchError
 from socwb.integrity import ledger_index, log_data_stream_pattern
 from socwb.search import SearchBackend
@@ -45,8 +46,14 @@ def snapshot_name(namespace: str, now: datetime) -> str:
 
 
 def snapshot_indices(namespace: str) -> str:
-    """Return the comma-separated targets of a snapshot: log data streams and the ledger."""
-    return f"{log_data_stream_pattern(namespace)},{ledger_index(namespace)}"
+    """Return the comma-separated targets of a snapshot: log data streams, ledger and alerts.
+
+    The alerts index is included so that a restore brings back each alert's
+    status with the events it was raised on.
+    """
+    return (
+        f"{log_data_stream_pattern(namespace)},{ledger_index(namespace)},{alerts_index(namespace)}"
+    )
 
 
 @dataclass(frozen=True)

@@ -261,6 +261,8 @@ class BulkWriter:
         self._deadletter_index = deadletter_index
         self._policy = policy or backend.retry_policy
         self._sleep = sleep
+        # Backing indices refreshed after their rollover, so `_skip_stored` finds all they contain.
+        self._refreshed: set[str] = set()
 
     def write(self, batch: Sequence[Document]) -> BatchOutcome:
         """Send `batch` until every document is stored, or raise.
@@ -275,32 +277,86 @@ class BulkWriter:
         """
         outcome = BatchOutcome()
         try:
-            self._write_rounds(list(batch), outcome)
+            pending = self._skip_stored(list(batch), outcome)
+            self._write_rounds(pending, outcome)
         except IngestAbortedError as exc:
             exc.outcome = outcome
             raise
         return outcome
 
+    def _skip_stored(self, batch: list[Document], outcome: BatchOutcome) -> list[Document]:
+        """Count documents stored in an earlier backing index of their data stream as duplicates.
+
+        `create` detects an existing id only in the current write index, so after
+        a rollover a replayed batch would be stored a second time. One `ids`
+        search per data stream and batch finds them in the earlier backing
+        indices, which this writer refreshes once so the search finds every
+        document written before their rollover.
+        NOTE: a rollover between this look-up and the bulk request is not seen.
+        """
+        ids_by_index: dict[str, list[str]] = {}
+        for document in batch:
+            ids_by_index.setdefault(document.index, []).append(document.doc_id)
+        stored: set[str] = set()
+        for index, ids in ids_by_index.items():
+            stored |= self._stored_ids(index, ids, batch)
+        if not stored:
+            return batch
+        logger.info("skipping documents stored in earlier backing indices count=%d", len(stored))
+        for document in batch:
+            if document.doc_id in stored:
+                outcome.stored.append((document, _stored_outcome(document, 409)))
+        return [document for document in batch if document.doc_id not in stored]
+
+    def _stored_ids(self, data_stream: str, ids: list[str], batch: list[Document]) -> set[str]:
+        try:
+            earlier = self._earlier_backing_indices(data_stream)
+            if not earlier:
+                return set()
+            body = {"size": len(ids), "_source": False, "query": {"ids": {"values": ids}}}
+            params = {"ignore_unavailable": "true", "filter_path": "hits.hits._id"}
+            path = "/" + ",".join(earlier) + "/_search"
+            response = self._backend.request("POST", path, params=params, body=body)
+        except (SearchUnavailableError, QueryRejectedError) as exc:
+            raise _aborted(f"duplicate look-up in {data_stream} failed: {exc}", batch) from exc
+        hits = (response.get("hits") or {}).get("hits") or []
+        return {str(hit["_id"]) for hit in hits}
+
+    def _earlier_backing_indices(self, data_stream: str) -> list[str]:
+        """Return the backing indices of `data_stream` except its write index, refreshed."""
+        found = self._backend.get_json(f"/_data_stream/{data_stream}")
+        streams = (found or {}).get("data_streams") or []
+        if not streams:
+            return []
+        indices = [str(item["index_name"]) for item in streams[0].get("indices", [])]
+        earlier = indices[:-1]
+        for index in earlier:
+            if index not in self._refreshed:
+                self._backend.refresh(index)
+                self._refreshed.add(index)
+        return earlier
+
     def _write_rounds(self, pending: list[Document], outcome: BatchOutcome) -> None:
         delays = self._policy.delays()
         while pending:
             items = self._send(pending)
-            pending, has_retryable = self._settle(pending, items, outcome)
-            if not has_retryable:
+            pending, retry_reason = self._settle(pending, items, outcome)
+            if retry_reason is None:
                 continue
             delay = next(delays, None)
             if delay is None:
                 raise _aborted(
                     f"the engine still responded with 429/502/503/504 to {len(pending)} "
-                    f"documents after {self._policy.max_retries} retries",
+                    f"documents after {self._policy.max_retries} retries ({retry_reason})",
                     pending,
                 )
             outcome.retries += 1
             logger.warning(
-                "retrying bulk items=%d attempt=%d delay_s=%.2f",
+                "retrying bulk items=%d attempt=%d delay_s=%.2f error=%s",
                 len(pending),
                 outcome.retries,
                 delay,
+                retry_reason,
             )
             self._sleep(delay)
 
@@ -323,14 +379,14 @@ class BulkWriter:
 
     def _settle(
         self, pending: list[Document], items: list[dict[str, Any]], outcome: BatchOutcome
-    ) -> tuple[list[Document], bool]:
-        """Record stored items; return what to send again and whether any was retryable.
+    ) -> tuple[list[Document], str | None]:
+        """Record stored items; return what to send again and the first retryable error.
 
         Raises:
             IngestAbortedError: An item failed in a way that a dead letter cannot fix.
         """
         next_round: list[Document] = []
-        has_retryable = False
+        retry_reason: str | None = None
         fatal: str | None = None
         for document, item in zip(pending, items, strict=True):
             status = int(item.get("status", 0))
@@ -340,10 +396,10 @@ class BulkWriter:
                     outcome.created_ids.append(document.doc_id)
                 continue
             next_round.append(document)
-            if status in RETRYABLE_STATUSES:
-                has_retryable = True
-                continue
             error = item.get("error") or {}
+            if status in RETRYABLE_STATUSES:
+                retry_reason = retry_reason or _describe_item_error(status, error)
+                continue
             if _is_document_error(document, status):
                 next_round[-1] = self._deadletter(document, status, error)
             elif fatal is None:
@@ -354,7 +410,7 @@ class BulkWriter:
                 )
         if fatal is not None:
             raise _aborted(fatal, next_round)
-        return next_round, has_retryable
+        return next_round, retry_reason
 
     def _deadletter(self, document: Document, status: int, error: dict[str, Any]) -> Document:
         error_type = str(error.get("type", "unknown"))
@@ -377,6 +433,11 @@ class BulkWriter:
             error_message=f"HTTP {status}: {reason}",
             raw=document.original,
         )
+
+
+def _describe_item_error(status: int, error: dict[str, Any]) -> str:
+    """Return `HTTP <status> <type>: <reason>` of a failed bulk item."""
+    return f"HTTP {status} {error.get('type', 'unknown')}: {error.get('reason', 'no reason given')}"
 
 
 def _stored_outcome(document: Document, status: int) -> Outcome:
