@@ -83,3 +83,4 @@ INCIDENT_EXPORT = "incident_export"
 
 ADMIN_APPLY_CONFIRM = "admin_apply_confirm"
 ADMIN_APPLY = "admin_apply"
+ADMIN_VERIFY = "admin_verify"

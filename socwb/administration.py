@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from socwb import integrity
 from socwb.auth import Permission, Principal, Role, UsersFile, require
 from socwb.catalogue import load_catalogue
 from socwb.coverage import SourceCoverage, coverage_report
@@ -59,6 +60,21 @@ def coverage_overview(
     """
     require(principal, Permission.PROVISION)
     return coverage_report(backend, load_catalogue(), namespace)
+
+
+def verify_integrity(
+    principal: Principal, backend: SearchBackend, namespace: str, now: datetime
+) -> integrity.VerificationReport:
+    """Check the integrity ledger and every log index it recorded, as `socwb verify` does.
+
+    Reads the engine only. It reads every document of each recorded index, so
+    the page runs it on request, not on every load.
+
+    Raises:
+        PermissionDenied: The principal is not an admin.
+    """
+    require(principal, Permission.PROVISION)
+    return integrity.verify(backend, namespace, load_catalogue(), now)
 
 
 def preview_apply(principal: Principal, backend: SearchBackend, namespace: str) -> ApplyReport:

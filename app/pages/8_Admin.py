@@ -1,4 +1,4 @@
-"""Admin: source coverage, provisioning preview and apply, lifecycle state, users.
+"""Admin: source coverage, integrity, provisioning preview and apply, lifecycle, users.
 
 The page is for the admin role only. The functions in `socwb.administration` check
 the role again on every call, so the page's check is not the only guard.
@@ -19,6 +19,7 @@ from socwb.administration import (
     lifecycle_states,
     list_user_accounts,
     preview_apply,
+    verify_integrity,
 )
 from socwb.auth import Permission, PermissionDenied, Principal, require
 from socwb.coverage import SourceCoverage
@@ -123,6 +124,33 @@ def apply_form(user: Principal) -> None:
         st.rerun()
 
 
+def show_integrity(user: Principal) -> None:
+    st.subheader("Integrity")
+    st.caption(
+        "Checks the ledger chain and recomputes the digest of every recorded log index "
+        "(`socwb verify`). Record new digests with `socwb verify --record`."
+    )
+    if not st.button("Verify now", key=state.ADMIN_VERIFY):
+        return
+    try:
+        report = verify_integrity(user, services.search, services.namespace, backend.now())
+    except WorkbenchError as exc:
+        logger.error(
+            "verify failed user=%s namespace=%s error=%s", user.name, services.namespace, exc
+        )
+        st.error(f"Verification failed: {exc}. Check the engine, then verify again.")
+        return
+    columns = st.columns(3)
+    columns[0].metric("Ledger entries", report.ledger_entries)
+    columns[1].metric("Indices checked", report.indices_checked)
+    columns[2].metric("Findings", len(report.findings))
+    if not report.findings:
+        st.success(f"No findings; ledger head {report.head_hash[:16]}.")
+        return
+    st.error("The integrity check has findings: investigate each before the next audit.")
+    st.dataframe(pd.DataFrame([vars(item) for item in report.findings]), hide_index=True)
+
+
 def show_lifecycle(user: Principal) -> None:
     st.subheader("Lifecycle state per backing index")
     states = lifecycle_states(user, services.search, services.namespace)
@@ -151,5 +179,6 @@ def show_users(user: Principal) -> None:
 show_coverage(coverage_overview(principal, services.search, services.namespace))
 show_preview(preview_apply(principal, services.search, services.namespace))
 apply_form(principal)
+show_integrity(principal)
 show_lifecycle(principal)
 show_users(principal)

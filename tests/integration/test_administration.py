@@ -19,6 +19,7 @@ from socwb.administration import (
     lifecycle_states,
     list_user_accounts,
     preview_apply,
+    verify_integrity,
 )
 from socwb.auth import PermissionDenied, Principal, Role, UsersFile
 from socwb.lifecycle_fallback import run_lifecycle
@@ -56,8 +57,11 @@ def test_apply_rejects_non_admin(backend: SearchBackend, namespace: str, user: P
         lambda user, backend, namespace: preview_apply(user, backend, namespace),
         lambda user, backend, namespace: coverage_overview(user, backend, namespace),
         lambda user, backend, namespace: lifecycle_states(user, backend, namespace),
+        lambda user, backend, namespace: verify_integrity(
+            user, backend, namespace, datetime.now(UTC)
+        ),
     ],
-    ids=["preview", "coverage", "lifecycle"],
+    ids=["preview", "coverage", "lifecycle", "integrity"],
 )
 def test_admin_reads_reject_analyst(backend: SearchBackend, namespace: str, read: object) -> None:
     with pytest.raises(PermissionDenied, match="may not provision"):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from socwb.administration import preview_apply
 from socwb.auth import Principal, Role
+from socwb.integrity import record_digests
 from socwb.lifecycle_fallback import run_lifecycle
 from socwb.provisioning import apply_assets, uses_lifecycle_fallback
 from socwb.search import SearchBackend
@@ -137,3 +139,53 @@ def test_confirmed_apply_installs_and_logs_admin(
     assert len(applied) == 1
     assert f"namespace={namespace} actor=adam" in applied[0]
     assert not app.checkbox(key=state.ADMIN_APPLY_CONFIRM).value
+
+
+def recorded_stream(backend: SearchBackend, namespace: str) -> str:
+    """Apply the assets, index two events and record their index's digest; return the index."""
+    apply_assets(backend, namespace)
+    stream = f"logs-edr.test-{namespace}"
+    for moment in ("2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z"):
+        backend.index_document(stream, {"@timestamp": moment}, refresh=True)
+    record_digests(backend, namespace, datetime.now(UTC))
+    return str(
+        backend.get_json(f"/_data_stream/{stream}")["data_streams"][0]["indices"][0]["index_name"]
+    )
+
+
+def test_verify_without_findings(
+    admin_services: Any, backend: SearchBackend, namespace: str
+) -> None:
+    recorded_stream(backend, namespace)
+    app = session_for(admin_services, ADMIN, PAGE).run()
+    assert not any(metric.label == "Indices checked" for metric in app.metric)
+
+    app.button(key=state.ADMIN_VERIFY).click().run()
+
+    assert not app.exception
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Indices checked"] == "1"
+    assert metrics["Findings"] == "0"
+    assert any("No findings" in element.value for element in app.success)
+
+
+def test_verify_shows_changed_index(
+    admin_services: Any, backend: SearchBackend, namespace: str
+) -> None:
+    index = recorded_stream(backend, namespace)
+    backend.request(
+        "POST",
+        f"/{index}/_delete_by_query",
+        params={"refresh": "true"},
+        body={"query": {"term": {"@timestamp": "2026-01-01T00:01:00Z"}}},
+    )
+    app = session_for(admin_services, ADMIN, PAGE).run()
+
+    app.button(key=state.ADMIN_VERIFY).click().run()
+
+    assert not app.exception
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Findings"] == "1"
+    findings = table_with(app, "kind")
+    assert findings["kind"].tolist() == ["changed"]
+    assert findings["index"].tolist() == [index]
