@@ -1,8 +1,8 @@
 """The health view: engine, detector runs, degraded monitoring, retention and dead letters.
 
-`check_health` never raises for an unreachable or slow engine: it connects with
-a short timeout and no retries, and reports the failure as a finding, so that
-`socwb health` and the workbench's Health page still respond during an outage.
+`check_health` connects with a short timeout and no retries, and turns the
+engine errors it catches (`WorkbenchError`) into a finding instead of raising,
+so `socwb health` and the workbench's Health page still respond during an outage.
 """
 
 from __future__ import annotations

@@ -9,24 +9,22 @@ refreshed) before a run fall in its window, and events indexed after it in the n
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from types import ModuleType
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from integration.detection.conftest import auth_failure
 from integration.detection.conftest import index_events as index_events
 from integration.workbench.conftest import build_alert
+
+# Re-exported: the fault test modules import these from here.
+from integration.workbench.test_pages import APP, PASSWORD, TIMEOUT, app_backend, page, services  # noqa: F401
+from integration.workbench.test_pages import state as app_state
 from streamlit.testing.v1 import AppTest
 
 from socwb.alerts.model import Alert
 from socwb.alerts.store import AlertStore
-from socwb.auth import Role, SessionRegistry, UsersFile
 from socwb.detection import Detector
 from socwb.provisioning import apply_assets
 from socwb.search import SearchBackend
@@ -90,47 +88,15 @@ def stored_alerts(detector: Detector, rule_id: str) -> list[Alert]:
 
 # The workbench ----------------------------------------------------------------------
 
-APP = Path(__file__).resolve().parents[2] / "app"
-PAGE_TIMEOUT = 60
-PASSWORD = "fault test password 1"
+PAGE_TIMEOUT = TIMEOUT
 PAGES = ("Home.py", *sorted(f"pages/{path.name}" for path in (APP / "pages").glob("*.py")))
 """Every workbench page, so a new page is checked without editing this list."""
 
-if str(APP) not in sys.path:
-    sys.path.insert(0, str(APP))
-app_state: ModuleType = importlib.import_module("state")
-app_backend: ModuleType = importlib.import_module("backend")
 
-
-@pytest.fixture
-def page_services(backend: SearchBackend, namespace: str, tmp_path: Path) -> Iterator[Any]:
-    """Workbench services on this test's namespace; users ana (analyst) and rita (reviewer)."""
-    users = UsersFile(tmp_path / "users.json")
-    users.add("ana", PASSWORD, [Role.ANALYST])
-    users.add("rita", PASSWORD, [Role.REVIEWER])
-    built = app_backend.Services(
-        search=backend,
-        namespace=namespace,
-        zone=ZoneInfo("UTC"),
-        users=users,
-        sessions=SessionRegistry(),
-    )
-    app_backend.use_services(built)
-    try:
-        yield built
-    finally:
-        app_backend.use_services(None)
-
-
-def page(name: str) -> AppTest:
-    """Return an AppTest of one workbench page."""
-    return AppTest.from_file(str(APP / name), default_timeout=PAGE_TIMEOUT)
-
-
-def signed_in_page(services: Any, name: str, user: str = "ana") -> AppTest:
+def signed_in_page(workbench: Any, name: str, user: str = "ana") -> AppTest:
     """Return a page whose session belongs to a freshly signed-in `user`."""
-    principal = services.users.authenticate(user, PASSWORD)
-    session = services.sessions.start(principal, now=datetime.now(UTC))
+    principal = workbench.users.authenticate(user, PASSWORD)
+    session = workbench.sessions.start(principal, now=datetime.now(UTC))
     app = page(name)
     app.session_state[app_state.SESSION_ID] = session.session_id
     return app

@@ -6,8 +6,8 @@ Modes, switchable at run time with `FaultProxy.set_mode`:
 - `latency`: forward, but hold each chunk for `latency_s` seconds first.
 - `reset`: close every connection with a TCP reset (SO_LINGER 0), new and open ones.
 - `blackhole`: accept connections and read requests, but forward nothing and
-  answer nothing, as a dropped route does. Open connections stall too.
-- `http_429`: answer every HTTP request with `429 Too Many Requests` and
+  send no response, as a dropped route does. Open connections stall too.
+- `http_429`: respond to every HTTP request with `429 Too Many Requests` and
   `Connection: close`, without forwarding it.
 
 Every connection uses two threads. Switching to `reset` or `http_429` closes the
@@ -46,7 +46,7 @@ class FaultProxy:
     """Forward 127.0.0.1:<port> to `upstream_port`, with a switchable fault mode.
 
     Attributes:
-        requests_429: HTTP requests answered with 429 so far.
+        requests_429: HTTP requests that got a 429 response so far.
         max_buffered: Largest number of bytes held for one stalled direction,
             which shows how much a client sent into a blackhole.
     """

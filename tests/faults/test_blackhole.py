@@ -22,7 +22,7 @@ BATCH = 200
 BLACKHOLE_S = 300
 SETTLE_S = 30
 # Bytes of one bulk request: the client cannot send a second one before the
-# first has a response, so the proxy never holds more than this per connection.
+# first has a response, so the proxy buffers at most this much per connection.
 MAX_REQUEST_BYTES = BATCH * 1024
 
 

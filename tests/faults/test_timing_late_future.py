@@ -24,13 +24,13 @@ from .app_fixtures import (
     failures,
     index_events,
     make_detector,
-    page_services,
     provisioned,
+    services,
     signed_in_page,
     stored_alerts,
 )
 
-FIXTURES = (make_detector, page_services, provisioned)
+FIXTURES = (make_detector, services, provisioned)
 """Fixtures of `app_fixtures` that the tests request by name; importing them registers them."""
 
 pytestmark = pytest.mark.node
@@ -82,7 +82,7 @@ def test_late_alert_shown_on_detail_page(
     make_detector: Callable[..., Detector],
     provisioned: SearchBackend,
     namespace: str,
-    page_services: object,
+    services: object,
 ) -> None:
     detector = make_detector()
     burst = failures("late-shown", datetime.now(UTC) - timedelta(minutes=45))
@@ -90,7 +90,7 @@ def test_late_alert_shown_on_detail_page(
     detector.run(RULE)
     (alert,) = stored_alerts(detector, RULE.id)
 
-    app = signed_in_page(page_services, "pages/2_Alert_detail.py")
+    app = signed_in_page(services, "pages/2_Alert_detail.py")
     app.session_state[app_state.SELECTED_ALERT] = alert.id
     app.run()
 

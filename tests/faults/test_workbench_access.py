@@ -31,11 +31,11 @@ from .app_fixtures import (
     PASSWORD,
     app_state,
     page,
-    page_services,
+    services,
     write_alert,
 )
 
-FIXTURES = (page_services,)
+FIXTURES = (services,)
 """Fixtures of `app_fixtures` that the tests request by name; importing them registers them."""
 
 pytestmark = pytest.mark.node
@@ -67,7 +67,7 @@ def _sign_in(name: str) -> AppTest:
 @pytest.mark.parametrize("session_id", [None, "forged-session-id"])
 @pytest.mark.parametrize("name", PAGES)
 def test_page_without_session_shows_nothing(
-    page_services: Any, backend: SearchBackend, namespace: str, name: str, session_id: str | None
+    services: Any, backend: SearchBackend, namespace: str, name: str, session_id: str | None
 ) -> None:
     alert = write_alert(backend, namespace, SECRET_ENTITY)
     app = page(name)
@@ -86,7 +86,7 @@ def test_page_without_session_shows_nothing(
 
 @pytest.mark.parametrize("name", PAGES[1:])
 def test_session_id_after_sign_out_refused(
-    page_services: Any, backend: SearchBackend, namespace: str, name: str
+    services: Any, backend: SearchBackend, namespace: str, name: str
 ) -> None:
     alert = write_alert(backend, namespace, SECRET_ENTITY)
     home = _sign_in("ana")
@@ -102,16 +102,16 @@ def test_session_id_after_sign_out_refused(
     assert app_state.SESSION_ID not in home.session_state
     assert any("signed out" in item.value for item in reused.info)
     with pytest.raises(AuthenticationError, match="signed out"):
-        page_services.sessions.resolve(session_id, now=datetime.now(UTC))
+        services.sessions.resolve(session_id, now=datetime.now(UTC))
 
 
 def test_disabled_user_session_refused(
-    page_services: Any, backend: SearchBackend, namespace: str
+    services: Any, backend: SearchBackend, namespace: str
 ) -> None:
     write_alert(backend, namespace, SECRET_ENTITY)
     home = _sign_in("ana")
     session_id = home.session_state[app_state.SESSION_ID]
-    page_services.users.disable("ana")
+    services.users.disable("ana")
 
     queue = page("pages/1_Alert_queue.py")
     queue.session_state[app_state.SESSION_ID] = session_id
@@ -134,9 +134,9 @@ def _proposal(store: SuppressionStore, proposer: Principal) -> str:
 
 
 def test_analyst_cannot_call_reviewer_functions(
-    page_services: Any, backend: SearchBackend, namespace: str
+    services: Any, backend: SearchBackend, namespace: str
 ) -> None:
-    analyst = page_services.users.authenticate("ana", PASSWORD)
+    analyst = services.users.authenticate("ana", PASSWORD)
     store = SuppressionStore(backend, namespace)
     store.ensure_indices()
     other = Principal("bob", frozenset({Role.ANALYST}))
@@ -162,14 +162,14 @@ def test_admin_permissions_only_for_admins() -> None:
 
 @pytest.mark.parametrize("principal", [None, Principal("guest", frozenset())])
 def test_functions_refuse_missing_role(
-    page_services: Any, backend: SearchBackend, namespace: str, principal: Principal | None
+    services: Any, backend: SearchBackend, namespace: str, principal: Principal | None
 ) -> None:
     alert = write_alert(backend, namespace, SECRET_ENTITY)
     store = SuppressionStore(backend, namespace)
     store.ensure_indices()
     now = datetime.now(UTC)
     conditions = [FieldCondition(field="user.name", value=SECRET_ENTITY)]
-    month = ReportMonth.parse(now.strftime("%Y-%m"), page_services.zone)
+    month = ReportMonth.parse(now.strftime("%Y-%m"), services.zone)
     calls = {
         "list_queue": lambda: list_queue(backend, namespace, principal, QueueFilter()),
         "list_rule_ids": lambda: list_rule_ids(backend, namespace, principal),

@@ -18,9 +18,9 @@ from socwb.alerts.workflow import MAX_SEARCH_TEXT, QueueFilter, list_queue
 from socwb.auth import Principal, Role
 from socwb.search import SearchBackend
 
-from .app_fixtures import app_state, page_services, signed_in_page, write_alert
+from .app_fixtures import app_state, services, signed_in_page, write_alert
 
-FIXTURES = (page_services,)
+FIXTURES = (services,)
 """Fixtures of `app_fixtures` that the tests request by name; importing them registers them."""
 
 pytestmark = pytest.mark.node
@@ -141,10 +141,8 @@ def test_filter_values_outside_lists_match_nothing(
 
 
 @pytest.mark.parametrize("text", [*LITERAL_TEXTS[:4], *REJECTED_TEXTS[:2]])
-def test_queue_page_survives_search_text(
-    page_services: Any, alerts: list[Alert], text: str
-) -> None:
-    app = signed_in_page(page_services, "pages/1_Alert_queue.py").run()
+def test_queue_page_survives_search_text(services: Any, alerts: list[Alert], text: str) -> None:
+    app = signed_in_page(services, "pages/1_Alert_queue.py").run()
 
     app.text_input(key=app_state.QUEUE_ENTITY).input(text).run()
     errors = [item.value for item in app.error]

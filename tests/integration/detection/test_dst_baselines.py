@@ -88,7 +88,7 @@ def test_jump_after_dst_change_uses_hour_buckets(
     alerts = stored_alerts(detector, AUTH_VOLUME_ANOMALY.id)
     assert len(alerts) == 1
     buckets = alerts[0].evidence.buckets
-    # Every UTC hour of the history holds 60 logins. Buckets in local Oslo time
+    # Every UTC hour of the history contains 60 logins. Buckets in local Oslo time
     # would merge two UTC hours into one in autumn and drop one in spring, so the
     # mean of the active buckets would not be exactly 60.
     assert buckets["baseline"] == float(PER_HOUR), buckets
