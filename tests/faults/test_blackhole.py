@@ -64,9 +64,7 @@ def test_blackhole_backpressure_and_recovery(
     backend.close()
 
     retry_lines = [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "socwb.search.retry" and "request='POST /" in record.getMessage()
+        record.getMessage() for record in caplog.records if record.name == "socwb.search.retry"
     ]
     assert written_at_end == written_settled
     assert acknowledged_at_end == acknowledged_settled
